@@ -1,0 +1,1 @@
+//! Oakley crypto provider. (to be written)
