@@ -10,6 +10,7 @@ pub mod error;
 pub mod cursor;
 
 pub mod checksum;
+pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod udp;
