@@ -19,6 +19,7 @@ pub mod esp;
 pub mod ah;
 pub mod natt;
 
+pub mod attribute;
 pub mod ikev1;
 pub mod ikev2;
 
