@@ -177,7 +177,13 @@ mod tests {
     #[test]
     fn exact_bytes_hmac_sha1_96() {
         // HMAC-SHA1-96 over IPv4: 12 + 12 = 24 bytes, payload len 4 (RFC 2404 §3).
-        let r = Repr { next_header: 6, spi: 0x1000, seq: 1, icv_len: 12, carrier: Carrier::V4 };
+        let r = Repr {
+            next_header: 6,
+            spi: 0x1000,
+            seq: 1,
+            icv_len: 12,
+            carrier: Carrier::V4,
+        };
         let mut b = [0xffu8; 24];
         r.emit(&mut b).unwrap();
         assert_eq!(&b[..12], &[6, 4, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 1]);

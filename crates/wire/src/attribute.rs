@@ -130,7 +130,12 @@ mod tests {
         }
         .emit(&mut out)
         .unwrap();
-        assert_eq!(out, [0x80, 0x0e, 0x00, 0x80, 0x00, 0x0c, 0x00, 0x04, 0, 1, 0x51, 0x80]);
+        assert_eq!(
+            out,
+            [
+                0x80, 0x0e, 0x00, 0x80, 0x00, 0x0c, 0x00, 0x04, 0, 1, 0x51, 0x80
+            ]
+        );
         let back = Attribute::parse_all(&out, "t").unwrap();
         assert_eq!(back[1].as_u64(), Some(86400));
         assert!(Attribute::parse_all(&out[..11], "t").is_err());

@@ -113,12 +113,12 @@ impl Trailer {
             pad_len: plaintext[n - 2],
             next_header: plaintext[n - 1],
         };
-        let payload_len = n
-            .checked_sub(TRAILER_LEN + usize::from(t.pad_len))
-            .ok_or(WireError::BadLength {
-                what: "esp pad length",
-                len: usize::from(t.pad_len),
-            })?;
+        let payload_len =
+            n.checked_sub(TRAILER_LEN + usize::from(t.pad_len))
+                .ok_or(WireError::BadLength {
+                    what: "esp pad length",
+                    len: usize::from(t.pad_len),
+                })?;
         Ok((t, payload_len))
     }
 
@@ -206,7 +206,12 @@ mod tests {
         let pl = pad_len(5, 16, 0).unwrap();
         assert_eq!(pl, 9);
         let mut buf = [0xeeu8; 16];
-        let n = Trailer { pad_len: pl, next_header: 4 }.emit(&mut buf, 5).unwrap();
+        let n = Trailer {
+            pad_len: pl,
+            next_header: 4,
+        }
+        .emit(&mut buf, 5)
+        .unwrap();
         assert_eq!(n, 16);
         assert_eq!(&buf[5..], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 4]);
         let (t, len) = Trailer::parse(&buf).unwrap();

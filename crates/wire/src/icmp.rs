@@ -161,7 +161,9 @@ pub fn build_v6_packet_too_big(
     out: &mut [u8],
 ) -> Result<usize> {
     let orig = ipv6::Packet::new_checked(offending)?;
-    let quoted = &offending[..orig.total_len().min(V6_ERROR_MAX - ipv6::HEADER_LEN - HEADER_LEN)];
+    let quoted = &offending[..orig
+        .total_len()
+        .min(V6_ERROR_MAX - ipv6::HEADER_LEN - HEADER_LEN)];
     let icmp_len = HEADER_LEN + quoted.len();
     let total = ipv6::HEADER_LEN + icmp_len;
     if out.len() < total {

@@ -367,16 +367,18 @@ mod tests {
             any::<u16>(),
             any::<bool>(),
         )
-            .prop_map(|(s, d, protocol, payload_len, ttl, dscp_ecn, ident, dont_frag)| Repr {
-                src: s.into(),
-                dst: d.into(),
-                protocol,
-                payload_len,
-                ttl,
-                dscp_ecn,
-                ident,
-                dont_frag,
-            })
+            .prop_map(
+                |(s, d, protocol, payload_len, ttl, dscp_ecn, ident, dont_frag)| Repr {
+                    src: s.into(),
+                    dst: d.into(),
+                    protocol,
+                    payload_len,
+                    ttl,
+                    dscp_ecn,
+                    ident,
+                    dont_frag,
+                },
+            )
     }
 
     proptest! {

@@ -385,7 +385,24 @@ mod tests {
     #[test]
     fn hostile_chains_are_errors() {
         // Hop-by-hop not first.
-        let pl = [ip::HOPOPT, 0, 1, 4, 0, 0, 0, 0, ip::UDP, 0, 1, 4, 0, 0, 0, 0];
+        let pl = [
+            ip::HOPOPT,
+            0,
+            1,
+            4,
+            0,
+            0,
+            0,
+            0,
+            ip::UDP,
+            0,
+            1,
+            4,
+            0,
+            0,
+            0,
+            0,
+        ];
         assert!(walk(ip::IPV6_OPTS, &pl).is_err());
         // A long chain of destination options.
         let mut pl = Vec::new();

@@ -6,18 +6,18 @@
 //! Parsing never panics and never reads out of bounds: malformed input is a [`WireError`].
 #![forbid(unsafe_code)]
 
-pub mod error;
 pub mod cursor;
+pub mod error;
 
+pub mod ah;
 pub mod checksum;
+pub mod esp;
+pub mod icmp;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
-pub mod udp;
-pub mod icmp;
-pub mod esp;
-pub mod ah;
 pub mod natt;
+pub mod udp;
 
 pub mod attribute;
 pub mod ikev1;

@@ -186,9 +186,18 @@ mod tests {
         // pseudo 0a00+0001+0a00+0002+0011+000c = 0x1420, header 01f4+01f4+000c = 0x03f4,
         // data 6162+6364 = 0xc4c6; total 0xdcda -> !0xdcda = 0x2325.
         let mut b = [0u8; 12];
-        Repr { src_port: 500, dst_port: 500, payload_len: 4 }.emit(&mut b).unwrap();
+        Repr {
+            src_port: 500,
+            dst_port: 500,
+            payload_len: 4,
+        }
+        .emit(&mut b)
+        .unwrap();
         b[8..].copy_from_slice(b"abcd");
-        let (s, d) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+        let (s, d) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
         let mut p = Packet::new_checked(&mut b[..]).unwrap();
         p.fill_checksum(s, d).unwrap();
         assert_eq!(p.checksum(), 0x2325);
@@ -199,7 +208,13 @@ mod tests {
     #[test]
     fn zero_checksum_rules() {
         let mut b = [0u8; 8];
-        Repr { src_port: 1, dst_port: 2, payload_len: 0 }.emit(&mut b).unwrap();
+        Repr {
+            src_port: 1,
+            dst_port: 2,
+            payload_len: 0,
+        }
+        .emit(&mut b)
+        .unwrap();
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(p.verify_checksum(Ipv4Addr::LOCALHOST.into(), Ipv4Addr::LOCALHOST.into()));
         assert!(!p.verify_checksum(Ipv6Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()));

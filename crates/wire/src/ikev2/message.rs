@@ -1,9 +1,9 @@
 //! Messages and payload chains (RFC 7296 §3.1, §3.2).
 
-use crate::cursor::{patch_len16, patch_len32, Reader};
+use crate::cursor::{Reader, patch_len16, patch_len32};
 use crate::error::{Result, WireError};
 
-use super::header::{Header, HEADER_LEN};
+use super::header::{HEADER_LEN, Header};
 use super::payload::Payload;
 use super::payload_type as pt;
 
@@ -51,9 +51,9 @@ impl Message {
 
     /// Offset in `datagram` where the body of its SK or SKF payload starts (after the
     /// generic header, and for SKF after the fragment number and total), or `None`
-    /// without one. For AEAD the associated data is `datagram[..offset]` less the
-    /// fragment fields (RFC 5282 §5.1, RFC 7383 §2.5); for integrity the ICV covers
-    /// everything before it (§3.14).
+    /// without one. For AEAD the associated data is `datagram[..offset]` (RFC 5282 §5.1;
+    /// for SKF it includes the fragment fields, RFC 7383 §2.5.3); for integrity the ICV
+    /// covers everything before the ICV itself (§3.14).
     pub fn encrypted_offset(datagram: &[u8]) -> Result<Option<usize>> {
         let header = Header::parse(datagram)?;
         let mut next = header.next_payload;

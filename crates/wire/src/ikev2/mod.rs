@@ -12,8 +12,8 @@ mod payload;
 mod sa;
 mod ts;
 
-pub use header::{Header, HEADER_LEN};
-pub use message::{emit_chain, parse_chain, Message};
+pub use header::{HEADER_LEN, Header};
+pub use message::{Message, emit_chain, parse_chain};
 pub use payload::{
     Auth, Cert, Config, Delete, Eap, Encrypted, Fragment, Identification, KeyExchange, Notify,
     Payload,

@@ -5,10 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::cursor::Reader;
 use crate::error::{Result, WireError};
 
+use super::id_type;
 use super::payload_type as pt;
 use super::sa::SecurityAssociation;
 use super::ts::TrafficSelector;
-use super::id_type;
 
 /// Key Exchange payload (§3.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +198,10 @@ pub enum Payload {
     Skf(Fragment),
     /// A payload type this crate does not know, sent with the critical bit clear: kept so
     /// the chain can be walked past it (§2.5), ignored by the engine.
-    Unknown { ty: u8, data: Vec<u8> },
+    Unknown {
+        ty: u8,
+        data: Vec<u8>,
+    },
 }
 
 impl Payload {

@@ -2,7 +2,7 @@
 //! (RFC 7296 §3.3).
 
 use crate::attribute::{AttrValue, Attribute};
-use crate::cursor::{patch_len16, Reader};
+use crate::cursor::{Reader, patch_len16};
 use crate::error::{Result, WireError};
 
 use super::attribute_type;
@@ -89,14 +89,7 @@ impl Transform {
                 });
             }
         };
-        Ok((
-            Self {
-                ty,
-                id,
-                attributes,
-            },
-            more,
-        ))
+        Ok((Self { ty, id, attributes }, more))
     }
 
     fn emit(&self, last: bool, out: &mut Vec<u8>) -> Result<()> {

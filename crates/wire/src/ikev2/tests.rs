@@ -42,7 +42,10 @@ fn sa_init() -> Message {
             }),
             Payload::Nonce(vec![0x11; 32]),
             Payload::Notify(Notify::new(notify::NAT_DETECTION_SOURCE_IP, vec![0x22; 20])),
-            Payload::Notify(Notify::new(notify::NAT_DETECTION_DESTINATION_IP, vec![0x33; 20])),
+            Payload::Notify(Notify::new(
+                notify::NAT_DETECTION_DESTINATION_IP,
+                vec![0x33; 20],
+            )),
         ],
     }
 }
@@ -161,7 +164,10 @@ fn sk_ends_the_chain_and_offsets_are_exposed() {
         data: vec![],
     });
     assert!(emit_chain(&[f]).is_err());
-    assert_eq!(Message::encrypted_offset(&sa_init().emit().unwrap()).unwrap(), None);
+    assert_eq!(
+        Message::encrypted_offset(&sa_init().emit().unwrap()).unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -237,29 +243,72 @@ mod strategy {
     pub fn payload() -> impl Strategy<Value = Payload> {
         prop_oneof![
             sa().prop_map(Payload::Sa),
-            (any::<u16>(), bytes(64)).prop_map(|(group, data)| Payload::Ke(KeyExchange { group, data })),
-            (any::<u8>(), bytes(32)).prop_map(|(id_type, data)| Payload::IdI(Identification { id_type, data })),
-            (any::<u8>(), bytes(32)).prop_map(|(id_type, data)| Payload::IdR(Identification { id_type, data })),
-            (any::<u8>(), bytes(32)).prop_map(|(encoding, data)| Payload::Cert(Cert { encoding, data })),
-            (any::<u8>(), bytes(32)).prop_map(|(encoding, data)| Payload::CertReq(Cert { encoding, data })),
-            (any::<u8>(), bytes(32)).prop_map(|(method, data)| Payload::Auth(Auth { method, data })),
+            (any::<u16>(), bytes(64))
+                .prop_map(|(group, data)| Payload::Ke(KeyExchange { group, data })),
+            (any::<u8>(), bytes(32))
+                .prop_map(|(id_type, data)| Payload::IdI(Identification { id_type, data })),
+            (any::<u8>(), bytes(32))
+                .prop_map(|(id_type, data)| Payload::IdR(Identification { id_type, data })),
+            (any::<u8>(), bytes(32))
+                .prop_map(|(encoding, data)| Payload::Cert(Cert { encoding, data })),
+            (any::<u8>(), bytes(32))
+                .prop_map(|(encoding, data)| Payload::CertReq(Cert { encoding, data })),
+            (any::<u8>(), bytes(32))
+                .prop_map(|(method, data)| Payload::Auth(Auth { method, data })),
             bytes(64).prop_map(Payload::Nonce),
-            (any::<u8>(), prop_oneof![Just(vec![]), bytes(9)], any::<u16>(), bytes(24))
-                .prop_map(|(protocol, spi, ty, data)| Payload::Notify(Notify { protocol, spi, ty, data })),
+            (
+                any::<u8>(),
+                prop_oneof![Just(vec![]), bytes(9)],
+                any::<u16>(),
+                bytes(24)
+            )
+                .prop_map(|(protocol, spi, ty, data)| Payload::Notify(Notify {
+                    protocol,
+                    spi,
+                    ty,
+                    data
+                })),
             (any::<u8>(), 0u8..9, 0usize..4).prop_flat_map(|(protocol, size, n)| {
-                proptest::collection::vec(proptest::collection::vec(any::<u8>(), usize::from(size)), n)
-                    .prop_map(move |spis| Payload::Delete(Delete { protocol, spi_size: size, spis }))
+                proptest::collection::vec(
+                    proptest::collection::vec(any::<u8>(), usize::from(size)),
+                    n,
+                )
+                .prop_map(move |spis| {
+                    Payload::Delete(Delete {
+                        protocol,
+                        spi_size: size,
+                        spis,
+                    })
+                })
             }),
             bytes(32).prop_map(Payload::VendorId),
             proptest::collection::vec(ts(), 0..3).prop_map(Payload::TsI),
             proptest::collection::vec(ts(), 0..3).prop_map(Payload::TsR),
-            (any::<u8>(), proptest::collection::vec((0u16..0x8000, bytes(16)), 0..4))
-                .prop_map(|(cfg_type, attributes)| Payload::Cp(Config { cfg_type, attributes })),
-            (1u8..=2, any::<u8>(), any::<u8>(), bytes(20)).prop_map(|(code, identifier, t, data)| {
-                Payload::Eap(Eap { code, identifier, eap_type: Some(t), data })
-            }),
+            (
+                any::<u8>(),
+                proptest::collection::vec((0u16..0x8000, bytes(16)), 0..4)
+            )
+                .prop_map(|(cfg_type, attributes)| Payload::Cp(Config {
+                    cfg_type,
+                    attributes
+                })),
+            (1u8..=2, any::<u8>(), any::<u8>(), bytes(20)).prop_map(
+                |(code, identifier, t, data)| {
+                    Payload::Eap(Eap {
+                        code,
+                        identifier,
+                        eap_type: Some(t),
+                        data,
+                    })
+                }
+            ),
             (3u8..=4, any::<u8>()).prop_map(|(code, identifier)| {
-                Payload::Eap(Eap { code, identifier, eap_type: None, data: vec![] })
+                Payload::Eap(Eap {
+                    code,
+                    identifier,
+                    eap_type: None,
+                    data: vec![],
+                })
             }),
             (200u8..=255, bytes(16)).prop_map(|(ty, data)| Payload::Unknown { ty, data }),
         ]
@@ -268,10 +317,16 @@ mod strategy {
     pub fn encrypted() -> impl Strategy<Value = Option<Payload>> {
         prop_oneof![
             Just(None),
-            (any::<u8>(), bytes(64)).prop_map(|(first_inner, data)| Some(Payload::Sk(Encrypted { first_inner, data }))),
+            (any::<u8>(), bytes(64))
+                .prop_map(|(first_inner, data)| Some(Payload::Sk(Encrypted { first_inner, data }))),
             (any::<u8>(), 1u16..10, bytes(64)).prop_flat_map(|(first_inner, total, data)| {
                 (1..=total).prop_map(move |number| {
-                    Some(Payload::Skf(Fragment { first_inner, number, total, data: data.clone() }))
+                    Some(Payload::Skf(Fragment {
+                        first_inner,
+                        number,
+                        total,
+                        data: data.clone(),
+                    }))
                 })
             }),
         ]

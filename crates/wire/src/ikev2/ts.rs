@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::cursor::{patch_len16, Reader};
+use crate::cursor::{Reader, patch_len16};
 use crate::error::{Result, WireError};
 
 use super::ts_type;
@@ -162,24 +162,34 @@ pub(crate) mod strategy {
 
     pub fn ts() -> impl Strategy<Value = TrafficSelector> {
         prop_oneof![
-            (any::<u8>(), any::<u16>(), any::<u16>(), any::<[u8; 4]>(), any::<[u8; 4]>()).prop_map(
-                |(p, sp, ep, s, e)| TrafficSelector::Range {
+            (
+                any::<u8>(),
+                any::<u16>(),
+                any::<u16>(),
+                any::<[u8; 4]>(),
+                any::<[u8; 4]>()
+            )
+                .prop_map(|(p, sp, ep, s, e)| TrafficSelector::Range {
                     ip_protocol: p,
                     start_port: sp,
                     end_port: ep,
                     start: IpAddr::V4(s.into()),
                     end: IpAddr::V4(e.into()),
-                }
-            ),
-            (any::<u8>(), any::<u16>(), any::<u16>(), any::<[u8; 16]>(), any::<[u8; 16]>()).prop_map(
-                |(p, sp, ep, s, e)| TrafficSelector::Range {
+                }),
+            (
+                any::<u8>(),
+                any::<u16>(),
+                any::<u16>(),
+                any::<[u8; 16]>(),
+                any::<[u8; 16]>()
+            )
+                .prop_map(|(p, sp, ep, s, e)| TrafficSelector::Range {
                     ip_protocol: p,
                     start_port: sp,
                     end_port: ep,
                     start: IpAddr::V6(s.into()),
                     end: IpAddr::V6(e.into()),
-                }
-            ),
+                }),
             (
                 any::<u8>().prop_filter("other type", |t| *t != 7 && *t != 8),
                 proptest::collection::vec(any::<u8>(), 1..20)
