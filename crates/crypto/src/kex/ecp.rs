@@ -43,7 +43,13 @@ pub(super) struct Ecdh {
 
 impl Ecdh {
     pub(super) fn new(group: u16, curve: Curve, random: &[u8]) -> Result<Self> {
-        let private = PrivateKey::from_private_key(curve.alg(), random)
+        // P-521 scalars are 66 bytes of which only 521 bits count: keep the top bit of
+        // the first byte so uniform random bytes almost always give a valid scalar.
+        let mut scalar = zeroize::Zeroizing::new(random.to_vec());
+        if let (Curve::P521, Some(first)) = (curve, scalar.first_mut()) {
+            *first &= 0x01;
+        }
+        let private = PrivateKey::from_private_key(curve.alg(), &scalar)
             .map_err(|_| CryptoError::BadPrivateKey { group })?;
         let public = private
             .compute_public_key()

@@ -123,7 +123,7 @@ impl super::KeyExchange for Modp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{KeyExchange, by_group};
+    use super::super::{by_group, primes};
     use super::*;
 
     #[test]
