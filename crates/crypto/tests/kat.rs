@@ -1,8 +1,8 @@
 //! Known-answer tests from the RFCs and standards that define each algorithm, run through
 //! the registry (the path protocol code takes).
 
-use crypto::registry::{self, encr, integ, prf_id, Keyed};
-use crypto::{kex, CryptoError};
+use crypto::registry::{self, Keyed, encr, integ, prf_id};
+use crypto::{CryptoError, kex};
 
 fn h(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
@@ -26,9 +26,13 @@ fn aead(id: u16, bits: Option<u16>, keymat: &[u8]) -> Box<dyn crypto::aead::Aead
 #[test]
 fn rfc2202_hmac_md5_and_sha1() {
     let prf = registry::prf(prf_id::HMAC_MD5).unwrap();
-    assert_eq!(prf.compute(&[0x0b; 16], &[b"Hi There"]).expose(), h("9294727a3638bb1c13f48ef8158bfc9d"));
     assert_eq!(
-        prf.compute(b"Jefe", &[b"what do ya want ", b"for nothing?"]).expose(),
+        prf.compute(&[0x0b; 16], &[b"Hi There"]).expose(),
+        h("9294727a3638bb1c13f48ef8158bfc9d")
+    );
+    assert_eq!(
+        prf.compute(b"Jefe", &[b"what do ya want ", b"for nothing?"])
+            .expose(),
         h("750c783e6ab0b503eaa86e310a5db738")
     );
     let prf = registry::prf(prf_id::HMAC_SHA1).unwrap();
@@ -37,18 +41,25 @@ fn rfc2202_hmac_md5_and_sha1() {
         h("b617318655057264e28bc0b6fb378c8ef146be00")
     );
     assert_eq!(
-        prf.compute(b"Jefe", &[b"what do ya want for nothing?"]).expose(),
+        prf.compute(b"Jefe", &[b"what do ya want for nothing?"])
+            .expose(),
         h("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
     );
     // The -96 integrity transforms are the same MACs truncated (RFC 2403, RFC 2404).
-    let md5 = registry::integrity(integ::HMAC_MD5_96).unwrap().key(&[0x0b; 16]).unwrap();
+    let md5 = registry::integrity(integ::HMAC_MD5_96)
+        .unwrap()
+        .key(&[0x0b; 16])
+        .unwrap();
     let mut icv = [0u8; 12];
     md5.compute(&[b"Hi ", b"There"], &mut icv).unwrap();
     assert_eq!(icv.to_vec(), h("9294727a3638bb1c13f48ef8"));
     md5.verify(&[b"Hi There"], &icv).unwrap();
     icv[11] ^= 1;
     assert_eq!(md5.verify(&[b"Hi There"], &icv), Err(CryptoError::BadIcv));
-    let sha1 = registry::integrity(integ::HMAC_SHA1_96).unwrap().key(&[0x0b; 20]).unwrap();
+    let sha1 = registry::integrity(integ::HMAC_SHA1_96)
+        .unwrap()
+        .key(&[0x0b; 20])
+        .unwrap();
     let mut icv = [0u8; 12];
     sha1.compute(&[b"Hi There"], &mut icv).unwrap();
     assert_eq!(icv.to_vec(), h("b617318655057264e28bc0b6"));
@@ -58,7 +69,10 @@ fn rfc2202_hmac_md5_and_sha1() {
 fn rfc4231_hmac_sha2() {
     let data: &[u8] = b"Hi There";
     for (id, want) in [
-        (prf_id::HMAC_SHA2_256, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        (
+            prf_id::HMAC_SHA2_256,
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        ),
         (
             prf_id::HMAC_SHA2_384,
             "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6",
@@ -68,12 +82,21 @@ fn rfc4231_hmac_sha2() {
             "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854",
         ),
     ] {
-        assert_eq!(registry::prf(id).unwrap().compute(&[0x0b; 20], &[data]).expose(), h(want));
+        assert_eq!(
+            registry::prf(id)
+                .unwrap()
+                .compute(&[0x0b; 20], &[data])
+                .expose(),
+            h(want)
+        );
     }
     // Test case 2 (short key "Jefe") and test case 5 (truncation to 128 bits, RFC 4868's
     // HMAC-SHA2-256-128 is exactly this truncation).
     assert_eq!(
-        registry::prf(prf_id::HMAC_SHA2_256).unwrap().compute(b"Jefe", &[b"what do ya want for nothing?"]).expose(),
+        registry::prf(prf_id::HMAC_SHA2_256)
+            .unwrap()
+            .compute(b"Jefe", &[b"what do ya want for nothing?"])
+            .expose(),
         h("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     );
     let i = registry::integrity(integ::HMAC_SHA2_256_128).unwrap();
@@ -82,24 +105,45 @@ fn rfc4231_hmac_sha2() {
     let mut icv = [0u8; 16];
     k.compute(&[b"Test With Truncation"], &mut icv).unwrap();
     // Key longer than test case 5's 20 bytes: check against the untruncated PRF instead.
-    let full = registry::prf(prf_id::HMAC_SHA2_256).unwrap().compute(&[0x0c; 32], &[b"Test With Truncation"]);
+    let full = registry::prf(prf_id::HMAC_SHA2_256)
+        .unwrap()
+        .compute(&[0x0c; 32], &[b"Test With Truncation"]);
     assert_eq!(&icv[..], &full.expose()[..16]);
-    let p = registry::prf(prf_id::HMAC_SHA2_256).unwrap().compute(&[0x0c; 20], &[b"Test With Truncation"]);
-    assert_eq!(&p.expose()[..16], &h("a3b6167473100ee06e0c796c2955552b")[..]);
+    let p = registry::prf(prf_id::HMAC_SHA2_256)
+        .unwrap()
+        .compute(&[0x0c; 20], &[b"Test With Truncation"]);
+    assert_eq!(
+        &p.expose()[..16],
+        &h("a3b6167473100ee06e0c796c2955552b")[..]
+    );
 }
 
 #[test]
 fn rfc3602_aes_cbc() {
-    let c = cipher(encr::AES_CBC, Some(128), &h("06a9214036b8a15b512e03d534120006"));
+    let c = cipher(
+        encr::AES_CBC,
+        Some(128),
+        &h("06a9214036b8a15b512e03d534120006"),
+    );
     let mut buf = b"Single block msg".to_vec();
-    c.encrypt(&h("3dafba429d9eb430b422da802c9fac41"), &mut buf).unwrap();
+    c.encrypt(&h("3dafba429d9eb430b422da802c9fac41"), &mut buf)
+        .unwrap();
     assert_eq!(buf, h("e353779c1079aeb82708942dbe77181a"));
-    c.decrypt(&h("3dafba429d9eb430b422da802c9fac41"), &mut buf).unwrap();
+    c.decrypt(&h("3dafba429d9eb430b422da802c9fac41"), &mut buf)
+        .unwrap();
     assert_eq!(buf, b"Single block msg");
-    let c = cipher(encr::AES_CBC, Some(128), &h("c286696d887c9aa0611bbb3e2025a45a"));
+    let c = cipher(
+        encr::AES_CBC,
+        Some(128),
+        &h("c286696d887c9aa0611bbb3e2025a45a"),
+    );
     let mut buf: Vec<u8> = (0u8..32).collect();
-    c.encrypt(&h("562e17996d093d28ddb3ba695a2e6f58"), &mut buf).unwrap();
-    assert_eq!(buf, h("d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1"));
+    c.encrypt(&h("562e17996d093d28ddb3ba695a2e6f58"), &mut buf)
+        .unwrap();
+    assert_eq!(
+        buf,
+        h("d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1")
+    );
     // Not a block multiple: refused, never padded behind the caller's back.
     assert!(c.encrypt(&[0; 16], &mut [0u8; 15]).is_err());
     assert!(c.encrypt(&[0; 8], &mut [0u8; 16]).is_err());
@@ -108,14 +152,25 @@ fn rfc3602_aes_cbc() {
 #[test]
 fn rfc3686_aes_ctr() {
     // Test vector #1 and #2: key material is the AES key followed by the nonce.
-    let c = cipher(encr::AES_CTR, Some(128), &h("ae6852f8121067cc4bf7a5765577f39e 00000030"));
+    let c = cipher(
+        encr::AES_CTR,
+        Some(128),
+        &h("ae6852f8121067cc4bf7a5765577f39e 00000030"),
+    );
     let mut buf = b"Single block msg".to_vec();
     c.encrypt(&[0; 8], &mut buf).unwrap();
     assert_eq!(buf, h("e4095d4fb7a7b3792d6175a3261311b8"));
-    let c = cipher(encr::AES_CTR, Some(128), &h("7e24067817fae0d743d6ce1f32539163 006cb6db"));
+    let c = cipher(
+        encr::AES_CTR,
+        Some(128),
+        &h("7e24067817fae0d743d6ce1f32539163 006cb6db"),
+    );
     let mut buf: Vec<u8> = (0u8..32).collect();
     c.encrypt(&h("c0543b59da48d90b"), &mut buf).unwrap();
-    assert_eq!(buf, h("5104a106168a72d9790d41ee8edad388eb2e1efc46da57c8fce630df9141be28"));
+    assert_eq!(
+        buf,
+        h("5104a106168a72d9790d41ee8edad388eb2e1efc46da57c8fce630df9141be28")
+    );
     c.decrypt(&h("c0543b59da48d90b"), &mut buf).unwrap();
     assert_eq!(buf, (0u8..32).collect::<Vec<_>>());
 }
@@ -127,11 +182,19 @@ fn gcm_spec_test_cases_all_icv_lengths() {
     // salt being the first 4 IV bytes, the ESP IV the other 8 (RFC 4106 §4).
     let keymat = h("feffe9928665731c6d6a8f9467308308 cafebabe");
     let nonce: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
-    let pt = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
-    let ct = h("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091");
+    let pt = h(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+    );
+    let ct = h(
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091",
+    );
     let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
     let tag = h("5bc94fbc3221a5db94fae95ae7121a47");
-    for (id, icv_len) in [(encr::AES_GCM_16, 16), (encr::AES_GCM_12, 12), (encr::AES_GCM_8, 8)] {
+    for (id, icv_len) in [
+        (encr::AES_GCM_16, 16),
+        (encr::AES_GCM_12, 12),
+        (encr::AES_GCM_8, 8),
+    ] {
         let a = aead(id, Some(128), &keymat);
         assert_eq!(a.icv_len(), icv_len);
         let mut buf = pt.clone();
@@ -144,7 +207,10 @@ fn gcm_spec_test_cases_all_icv_lengths() {
         // A flipped ciphertext bit fails the ICV.
         let mut bad = ct.clone();
         bad[0] ^= 1;
-        assert_eq!(a.open(&nonce, &aad, &mut bad, &icv), Err(CryptoError::BadIcv));
+        assert_eq!(
+            a.open(&nonce, &aad, &mut bad, &icv),
+            Err(CryptoError::BadIcv)
+        );
     }
     // Test case 3: no AAD, 64-byte plaintext.
     let pt3 = [pt.clone(), h("1aafd255")].concat();
@@ -191,7 +257,11 @@ fn des_and_3des_known_answers() {
     c.decrypt(&h("1234567890abcdef"), &mut buf).unwrap();
     assert_eq!(buf, b"Now is the time for all ");
     // NIST SP 800-67 example (first block; CBC with a zero IV is ECB on one block).
-    let c = cipher(encr::TRIPLE_DES, None, &h("0123456789abcdef 23456789abcdef01 456789abcdef0123"));
+    let c = cipher(
+        encr::TRIPLE_DES,
+        None,
+        &h("0123456789abcdef 23456789abcdef01 456789abcdef0123"),
+    );
     let mut buf = b"The qufc".to_vec();
     buf.copy_from_slice(&h("5468652071756663"));
     c.encrypt(&[0; 8], &mut buf).unwrap();
@@ -205,7 +275,11 @@ fn agree(group: u16, i: &str, r: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let s1 = a.shared_secret(b.public_value()).unwrap();
     let s2 = b.shared_secret(a.public_value()).unwrap();
     assert_eq!(s1, s2);
-    (a.public_value().to_vec(), b.public_value().to_vec(), s1.expose().to_vec())
+    (
+        a.public_value().to_vec(),
+        b.public_value().to_vec(),
+        s1.expose().to_vec(),
+    )
 }
 
 #[test]
@@ -215,10 +289,23 @@ fn rfc5903_ecp_256() {
         "C88F01F510D9AC3F70A292DAA2316DE544E9AAB8AFE84049C62A9C57862D1433",
         "C6EF9C5D78AE012A011164ACB397CE2088685D8F06BF9BE0B283AB46476BEE53",
     );
-    assert_eq!(gi, h("DAD0B65394221CF9B051E1FECA5787D098DFE637FC90B9EF945D0C3772581180 5271A0461CDB8252D61F1C456FA3E59AB1F45B33ACCF5F58389E0577B8990BB3"));
-    assert_eq!(gr, h("D12DFB5289C8D4F81208B70270398C342296970A0BCCB74C736FC7554494BF63 56FBF3CA366CC23E8157854C13C58D6AAC23F046ADA30F8353E74F33039872AB"));
+    assert_eq!(
+        gi,
+        h(
+            "DAD0B65394221CF9B051E1FECA5787D098DFE637FC90B9EF945D0C3772581180 5271A0461CDB8252D61F1C456FA3E59AB1F45B33ACCF5F58389E0577B8990BB3"
+        )
+    );
+    assert_eq!(
+        gr,
+        h(
+            "D12DFB5289C8D4F81208B70270398C342296970A0BCCB74C736FC7554494BF63 56FBF3CA366CC23E8157854C13C58D6AAC23F046ADA30F8353E74F33039872AB"
+        )
+    );
     // RFC 5903 §9 (errata 9): IKE uses only the x coordinate as g^ir.
-    assert_eq!(gir, h("D6840F6B42F6EDAFD13116E0E12565202FEF8E9ECE7DCE03812464D04B9442DE"));
+    assert_eq!(
+        gir,
+        h("D6840F6B42F6EDAFD13116E0E12565202FEF8E9ECE7DCE03812464D04B9442DE")
+    );
 }
 
 #[test]
@@ -228,9 +315,18 @@ fn rfc7748_x25519() {
         "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
         "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
     );
-    assert_eq!(gi, h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"));
-    assert_eq!(gr, h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"));
-    assert_eq!(gir, h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"));
+    assert_eq!(
+        gi,
+        h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    );
+    assert_eq!(
+        gr,
+        h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    );
+    assert_eq!(
+        gir,
+        h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+    );
 }
 
 #[test]
@@ -240,29 +336,55 @@ fn invalid_peer_values_are_refused() {
         let a = alg.from_private(&vec![0x42; alg.private_len()]).unwrap();
         let n = alg.public_len();
         // Wrong length, all zeros (not on the curve / the identity), a point off the curve.
-        for bad in [vec![1u8; n - 1], vec![1u8; n + 1], vec![0u8; n], vec![1u8; n]] {
-            assert_eq!(a.shared_secret(&bad), Err(CryptoError::InvalidPeerKey { group }), "group {group}");
+        for bad in [
+            vec![1u8; n - 1],
+            vec![1u8; n + 1],
+            vec![0u8; n],
+            vec![1u8; n],
+        ] {
+            assert_eq!(
+                a.shared_secret(&bad),
+                Err(CryptoError::InvalidPeerKey { group }),
+                "group {group}"
+            );
         }
         // A scalar of zero is not a private key.
         assert!(alg.from_private(&vec![0u8; alg.private_len()]).is_err());
     }
-    let x = kex::by_group(31).unwrap().from_private(&[0x42; 32]).unwrap();
+    let x = kex::by_group(31)
+        .unwrap()
+        .from_private(&[0x42; 32])
+        .unwrap();
     // Small-order points give an all-zero secret (RFC 7748 §6.1): refused. 0 and 1 are
     // such points, as is the order-8 point e0eb7a7c...
-    for bad in [vec![0u8; 32], {
-        let mut one = vec![0u8; 32];
-        one[0] = 1;
-        one
-    }, h("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"), vec![0u8; 31]] {
-        assert_eq!(x.shared_secret(&bad), Err(CryptoError::InvalidPeerKey { group: 31 }));
+    for bad in [
+        vec![0u8; 32],
+        {
+            let mut one = vec![0u8; 32];
+            one[0] = 1;
+            one
+        },
+        h("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        vec![0u8; 31],
+    ] {
+        assert_eq!(
+            x.shared_secret(&bad),
+            Err(CryptoError::InvalidPeerKey { group: 31 })
+        );
     }
-    assert!(matches!(kex::by_group(3), Err(CryptoError::Unsupported { .. })));
+    assert!(matches!(
+        kex::by_group(3),
+        Err(CryptoError::Unsupported { .. })
+    ));
 }
 
 #[test]
 fn registry_lookups_and_lengths() {
     let g = registry::encryption(encr::AES_GCM_16, Some(256)).unwrap();
-    assert_eq!((g.keymat_len, g.salt_len, g.iv_len, g.icv_len), (36, 4, 8, 16));
+    assert_eq!(
+        (g.keymat_len, g.salt_len, g.iv_len, g.icv_len),
+        (36, 4, 8, 16)
+    );
     assert!(g.is_aead());
     assert!(registry::encryption(encr::AES_CBC, None).is_err());
     assert!(registry::encryption(encr::AES_CBC, Some(100)).is_err());
@@ -279,12 +401,20 @@ fn registry_lookups_and_lengths() {
     assert_eq!(ikev1::ike_hash(2).unwrap(), crypto::prf::Prf::HMAC_SHA1);
     assert_eq!(ikev1::esp_transform(3, None).unwrap().id, encr::TRIPLE_DES);
     assert_eq!(ikev1::esp_transform(20, Some(256)).unwrap().icv_len, 16);
-    assert_eq!(ikev1::auth_algorithm(5).unwrap().id, integ::HMAC_SHA2_256_128);
+    assert_eq!(
+        ikev1::auth_algorithm(5).unwrap().id,
+        integ::HMAC_SHA2_256_128
+    );
     assert_eq!(ikev1::ah_transform(3).unwrap().id, integ::HMAC_SHA1_96);
     assert!(ikev1::esp_transform(4, None).is_err());
     // Key material of the wrong length is an error.
     assert!(g.key(&[0u8; 32]).is_err());
-    assert!(registry::integrity(integ::HMAC_SHA1_96).unwrap().key(&[0; 16]).is_err());
+    assert!(
+        registry::integrity(integ::HMAC_SHA1_96)
+            .unwrap()
+            .key(&[0; 16])
+            .is_err()
+    );
 }
 
 #[test]
@@ -294,7 +424,13 @@ fn prf_plus_follows_rfc7296() {
     let t1 = prf.compute(b"key", &[b"seed", &[1]]);
     let t2 = prf.compute(b"key", &[t1.expose(), b"seed", &[2]]);
     let t3 = prf.compute(b"key", &[t2.expose(), b"seed", &[3]]);
-    assert_eq!(out.expose(), [t1.expose(), t2.expose(), &t3.expose()[..16]].concat());
+    assert_eq!(
+        out.expose(),
+        [t1.expose(), t2.expose(), &t3.expose()[..16]].concat()
+    );
     assert!(prf.prf_plus(b"k", &[b"s"], 255 * 32).is_ok());
-    assert_eq!(prf.prf_plus(b"k", &[b"s"], 255 * 32 + 1), Err(CryptoError::PrfPlusTooLong { len: 255 * 32 + 1 }));
+    assert_eq!(
+        prf.prf_plus(b"k", &[b"s"], 255 * 32 + 1),
+        Err(CryptoError::PrfPlusTooLong { len: 255 * 32 + 1 })
+    );
 }
