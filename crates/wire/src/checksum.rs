@@ -131,7 +131,7 @@ mod tests {
         fn incremental_update_matches_full(mut data in proptest::collection::vec(any::<u8>(), 4..64),
                                            idx in 0usize..30, new in any::<u16>()) {
             let len = data.len() & !1;
-            let i = (idx * 2) % (len - 1) & !1;
+            let i = ((idx * 2) % (len - 1)) & !1;
             let before = checksum(&data[..len]);
             let old = u16::from_be_bytes([data[i], data[i + 1]]);
             data[i..i + 2].copy_from_slice(&new.to_be_bytes());

@@ -10,10 +10,12 @@ use zeroize::Zeroize;
 use crate::error::{CryptoError, Result};
 use crate::secret::Secret;
 
+/// A prime's Montgomery parameters and the prime itself.
+type Group = Arc<(BoxedMontyParams, BoxedUint)>;
+
 /// Montgomery parameters per prime, computed once per process.
-fn params(prime: &'static str, bits: u32) -> Result<Arc<(BoxedMontyParams, BoxedUint)>> {
-    static CACHE: OnceLock<Mutex<Vec<(&'static str, Arc<(BoxedMontyParams, BoxedUint)>)>>> =
-        OnceLock::new();
+fn params(prime: &'static str, bits: u32) -> Result<Group> {
+    static CACHE: OnceLock<Mutex<Vec<(&'static str, Group)>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
     let mut c = cache
         .lock()
@@ -43,7 +45,7 @@ pub(super) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 pub(super) struct Modp {
     group: u16,
     bits: u32,
-    params: Arc<(BoxedMontyParams, BoxedUint)>,
+    params: Group,
     private: BoxedUint,
     public: Vec<u8>,
 }
