@@ -4,7 +4,7 @@
 //! The 12-byte nonce is built by the caller (ESP: salt | IV, RFC 4106 §4; IKE: salt | IV,
 //! RFC 5282 §4), so one trait serves both.
 
-use aes_gcm::aead::consts::{U8, U12};
+use aes_gcm::aead::consts::{U8, U12, U16};
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aws_lc_rs::aead as lc;
 
@@ -80,13 +80,14 @@ impl Aead for LcAead {
     }
 }
 
-/// AES-GCM with a truncated ICV (ENCR_AES_GCM_8 / _12): RustCrypto's `aes-gcm`, since the
-/// C libraries verify only full 16-byte tags.
+/// AES-GCM on RustCrypto's `aes-gcm`: the truncated ICVs (ENCR_AES_GCM_8 / _12), which the
+/// C libraries cannot verify, and AES-192 with a full ICV, which aws-lc-rs lacks.
 pub(crate) enum TruncatedGcm {
     Aes128Icv8(aes_gcm::AesGcm<aes::Aes128, U12, U8>),
     Aes128Icv12(aes_gcm::AesGcm<aes::Aes128, U12, U12>),
     Aes192Icv8(aes_gcm::AesGcm<aes::Aes192, U12, U8>),
     Aes192Icv12(aes_gcm::AesGcm<aes::Aes192, U12, U12>),
+    Aes192Icv16(aes_gcm::AesGcm<aes::Aes192, U12, U16>),
     Aes256Icv8(aes_gcm::AesGcm<aes::Aes256, U12, U8>),
     Aes256Icv12(aes_gcm::AesGcm<aes::Aes256, U12, U12>),
 }
@@ -102,6 +103,7 @@ impl TruncatedGcm {
             (16, 12) => Self::Aes128Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
             (24, 8) => Self::Aes192Icv8(KeyInit::new_from_slice(key).map_err(|_| bad())?),
             (24, 12) => Self::Aes192Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
+            (24, 16) => Self::Aes192Icv16(KeyInit::new_from_slice(key).map_err(|_| bad())?),
             (32, 8) => Self::Aes256Icv8(KeyInit::new_from_slice(key).map_err(|_| bad())?),
             (32, 12) => Self::Aes256Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
             _ => return Err(bad()),
@@ -116,6 +118,7 @@ macro_rules! each_gcm {
             TruncatedGcm::Aes128Icv12($c) => $body,
             TruncatedGcm::Aes192Icv8($c) => $body,
             TruncatedGcm::Aes192Icv12($c) => $body,
+            TruncatedGcm::Aes192Icv16($c) => $body,
             TruncatedGcm::Aes256Icv8($c) => $body,
             TruncatedGcm::Aes256Icv12($c) => $body,
         }
@@ -126,6 +129,7 @@ impl Aead for TruncatedGcm {
     fn icv_len(&self) -> usize {
         match self {
             Self::Aes128Icv8(_) | Self::Aes192Icv8(_) | Self::Aes256Icv8(_) => 8,
+            Self::Aes192Icv16(_) => 16,
             _ => 12,
         }
     }

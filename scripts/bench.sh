@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the crypto suite benchmarks (registry wrapper vs raw library call, same run) and
+# writes the tables into docs/BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf target/criterion
+cargo bench -p crypto --bench suites -- --noplot "$@"
+python3 scripts/bench_report.py target/criterion > docs/BENCHMARKS.md.new
+mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
+echo "wrote docs/BENCHMARKS.md"

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Turns criterion's results for benches/suites.rs into docs/BENCHMARKS.md tables."""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+root = sys.argv[1]
+
+
+def est(group, fn, size):
+    p = os.path.join(root, group, fn, str(size), "new", "estimates.json")
+    with open(p) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def flags():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                f = set(line.split(":", 1)[1].split())
+                return " ".join(x for x in ["aes", "pclmulqdq", "avx2", "avx512f", "vaes", "vpclmulqdq", "sha_ni"] if x in f)
+    except OSError:
+        pass
+    return "?"
+
+
+groups = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and d != "report")
+suites = [g for g in groups if not g.startswith("backend")]
+backends = [g for g in groups if g.startswith("backend")]
+rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+
+print("# Benchmarks\n")
+print("Written by `bash scripts/bench.sh` (criterion, `crates/crypto/benches/suites.rs`). Absolute")
+print("figures hold only for the machine and run below; compare within one run.\n")
+print(f"- run: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {rustc}")
+print(f"- CPU: {cpu()} ({os.cpu_count()} cores); flags: {flags()}\n")
+print("## ESP suites: registry wrapper vs raw library call\n")
+print("Each row seals one ESP payload of the given size (8 bytes of AAD): `oakley` through the")
+print("registry's trait objects (`Aead::seal`, or `Cipher::encrypt` + `Integrity::compute`),")
+print("`raw` the same library calls made directly on the same bytes. Median of criterion's")
+print("samples. CBC rows encrypt the payload padded to the block size, as ESP does (1400 -> 1408).")
+print("Target: ratio at most 1.05.\n")
+print("| suite | bytes | oakley ns | raw ns | ratio | oakley Gbit/s |")
+print("|---|---:|---:|---:|---:|---:|")
+worst = 0.0
+for g in suites:
+    for size in (64, 1400, 9000):
+        try:
+            o, r = est(g, "oakley", size), est(g, "raw", size)
+        except OSError:
+            continue
+        ratio = o / r
+        worst = max(worst, ratio)
+        print(f"| {g} | {size} | {o:.0f} | {r:.0f} | {ratio:.3f} | {size * 8 / o:.2f} |")
+print(f"\nWorst ratio in this run: {worst:.3f}.\n")
+if backends:
+    print("## AEAD backends on this machine\n")
+    print("The same seal with each C library; the registry uses aws-lc-rs for AES-GCM-16 and")
+    print("ChaCha20-Poly1305 (see the crypto crate docs). ratio = ring / aws-lc-rs.\n")
+    print("| AEAD | bytes | aws-lc-rs ns | ring ns | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for g in backends:
+        for size in (64, 1400, 9000):
+            try:
+                a, b = est(g, "aws-lc-rs", size), est(g, "ring", size)
+            except OSError:
+                continue
+            print(f"| {g.replace('backend ', '')} | {size} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+    print()
