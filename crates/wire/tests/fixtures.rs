@@ -103,8 +103,8 @@ fn describe(frame: usize, sport: u16, dport: u16, marker: bool, ike: &[u8]) -> S
         let m = ikev1::Message::parse(ike).unwrap_or_else(|e| panic!("frame {frame}: {e}"));
         let h = m.header;
         f.extend(header_fields(
-            h.cookie_i,
-            h.cookie_r,
+            h.spi_i,
+            h.spi_r,
             h.next_payload,
             h.version,
             h.exchange,

@@ -33,7 +33,7 @@ impl Message {
     /// Parses a datagram (without the non-ESP marker).
     pub fn parse(datagram: &[u8]) -> Result<Self> {
         let header = Header::parse(datagram)?;
-        header.validate(datagram.len())?;
+        header.validate(1, datagram.len(), "isakmp major version")?;
         let rest = &datagram[HEADER_LEN..];
         let body = if header.is_encrypted() {
             Body::Encrypted(rest.to_vec())

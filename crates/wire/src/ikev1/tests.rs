@@ -39,8 +39,8 @@ fn main_mode_sa() -> Payload {
 
 fn header(np: u8, flags: u8) -> Header {
     Header {
-        cookie_i: 0x1122334455667788,
-        cookie_r: 0,
+        spi_i: 0x1122334455667788,
+        spi_r: 0,
         next_payload: np,
         version: 0x10,
         exchange: exchange::IDENTITY_PROTECTION,
@@ -288,7 +288,7 @@ proptest! {
     fn message_round_trip(ci in any::<u64>(), cr in any::<u64>(), exch in any::<u8>(), mid in any::<u32>(),
                           payloads in proptest::collection::vec(payload(), 0..6)) {
         let m = Message {
-            header: Header { cookie_i: ci, cookie_r: cr, next_payload: 0, version: 0x10, exchange: exch,
+            header: Header { spi_i: ci, spi_r: cr, next_payload: 0, version: 0x10, exchange: exch,
                              flags: 0, message_id: mid, length: 0 },
             body: Body::Payloads(payloads),
         };

@@ -27,7 +27,7 @@ impl Message {
     /// major version 2 and the datagram's exact length.
     pub fn parse(datagram: &[u8]) -> Result<Self> {
         let header = Header::parse(datagram)?;
-        header.validate(datagram.len())?;
+        header.validate(2, datagram.len(), "ikev2 major version")?;
         let payloads = parse_chain(header.next_payload, &datagram[HEADER_LEN..])?;
         Ok(Self { header, payloads })
     }
