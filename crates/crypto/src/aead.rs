@@ -81,81 +81,69 @@ impl Aead for LcAead {
 }
 
 /// AES-GCM on RustCrypto's `aes-gcm`: the truncated ICVs (ENCR_AES_GCM_8 / _12), which the
-/// C libraries cannot verify, and AES-192 with a full ICV, which aws-lc-rs lacks.
-pub(crate) enum TruncatedGcm {
-    Aes128Icv8(aes_gcm::AesGcm<aes::Aes128, U12, U8>),
-    Aes128Icv12(aes_gcm::AesGcm<aes::Aes128, U12, U12>),
-    Aes192Icv8(aes_gcm::AesGcm<aes::Aes192, U12, U8>),
-    Aes192Icv12(aes_gcm::AesGcm<aes::Aes192, U12, U12>),
-    Aes192Icv16(aes_gcm::AesGcm<aes::Aes192, U12, U16>),
-    Aes256Icv8(aes_gcm::AesGcm<aes::Aes256, U12, U8>),
-    Aes256Icv12(aes_gcm::AesGcm<aes::Aes256, U12, U12>),
-}
+/// C libraries cannot verify, and AES-192 with a full ICV, which aws-lc-rs lacks. Generic
+/// over key size and ICV length so each keyed instance dispatches straight to its own code.
+pub(crate) struct RustGcm<A, T: aes_gcm::TagSize>(aes_gcm::AesGcm<A, U12, T>);
 
-impl TruncatedGcm {
-    pub(crate) fn new(key: &[u8], icv_len: usize) -> Result<Self> {
-        let bad = || CryptoError::BadLength {
+/// Keys a RustCrypto AES-GCM for a 16/24/32-byte key and an 8/12/16-byte ICV.
+pub(crate) fn rust_gcm(key: &[u8], icv_len: usize) -> Result<Box<dyn Aead>> {
+    fn mk<A, T>(key: &[u8]) -> Result<Box<dyn Aead>>
+    where
+        T: aes_gcm::TagSize + 'static,
+        A: 'static,
+        aes_gcm::AesGcm<A, U12, T>: KeyInit + AeadInOut<TagSize = T, NonceSize = U12> + Send + Sync,
+    {
+        let c = <aes_gcm::AesGcm<A, U12, T> as KeyInit>::new_from_slice(key).map_err(|_| {
+            CryptoError::BadLength {
+                what: "aes-gcm key",
+                len: key.len(),
+            }
+        })?;
+        Ok(Box::new(RustGcm(c)))
+    }
+    match (key.len(), icv_len) {
+        (16, 8) => mk::<aes::Aes128, U8>(key),
+        (16, 12) => mk::<aes::Aes128, U12>(key),
+        (24, 8) => mk::<aes::Aes192, U8>(key),
+        (24, 12) => mk::<aes::Aes192, U12>(key),
+        (24, 16) => mk::<aes::Aes192, U16>(key),
+        (32, 8) => mk::<aes::Aes256, U8>(key),
+        (32, 12) => mk::<aes::Aes256, U12>(key),
+        (n, _) => Err(CryptoError::BadLength {
             what: "aes-gcm key",
-            len: key.len(),
-        };
-        Ok(match (key.len(), icv_len) {
-            (16, 8) => Self::Aes128Icv8(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (16, 12) => Self::Aes128Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (24, 8) => Self::Aes192Icv8(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (24, 12) => Self::Aes192Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (24, 16) => Self::Aes192Icv16(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (32, 8) => Self::Aes256Icv8(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            (32, 12) => Self::Aes256Icv12(KeyInit::new_from_slice(key).map_err(|_| bad())?),
-            _ => return Err(bad()),
-        })
+            len: n,
+        }),
     }
 }
 
-macro_rules! each_gcm {
-    ($self:expr, $c:ident => $body:expr) => {
-        match $self {
-            TruncatedGcm::Aes128Icv8($c) => $body,
-            TruncatedGcm::Aes128Icv12($c) => $body,
-            TruncatedGcm::Aes192Icv8($c) => $body,
-            TruncatedGcm::Aes192Icv12($c) => $body,
-            TruncatedGcm::Aes192Icv16($c) => $body,
-            TruncatedGcm::Aes256Icv8($c) => $body,
-            TruncatedGcm::Aes256Icv12($c) => $body,
-        }
-    };
-}
-
-impl Aead for TruncatedGcm {
+impl<A, T> Aead for RustGcm<A, T>
+where
+    T: aes_gcm::TagSize,
+    aes_gcm::AesGcm<A, U12, T>: AeadInOut<TagSize = T, NonceSize = U12> + Send + Sync,
+{
     fn icv_len(&self) -> usize {
-        match self {
-            Self::Aes128Icv8(_) | Self::Aes192Icv8(_) | Self::Aes256Icv8(_) => 8,
-            Self::Aes192Icv16(_) => 16,
-            _ => 12,
-        }
+        T::USIZE
     }
 
     fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], icv: &mut [u8]) -> Result<()> {
-        if icv.len() != self.icv_len() {
+        if icv.len() != T::USIZE {
             return Err(CryptoError::BadLength {
                 what: "aead icv",
                 len: icv.len(),
             });
         }
-        each_gcm!(self, c => {
-            let tag = c
-                .encrypt_inout_detached(nonce.into(), aad, buf.into())
-                .map_err(|_| CryptoError::Backend("aes-gcm seal"))?;
-            icv.copy_from_slice(&tag);
-        });
+        let tag = self
+            .0
+            .encrypt_inout_detached(nonce.into(), aad, buf.into())
+            .map_err(|_| CryptoError::Backend("aes-gcm seal"))?;
+        icv.copy_from_slice(&tag);
         Ok(())
     }
 
     fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], icv: &[u8]) -> Result<()> {
-        if icv.len() != self.icv_len() {
-            return Err(CryptoError::BadIcv);
-        }
-        each_gcm!(self, c => c
-            .decrypt_inout_detached(nonce.into(), aad, buf.into(), icv.try_into().map_err(|_| CryptoError::BadIcv)?)
-            .map_err(|_| CryptoError::BadIcv))
+        let tag = icv.try_into().map_err(|_| CryptoError::BadIcv)?;
+        self.0
+            .decrypt_inout_detached(nonce.into(), aad, buf.into(), tag)
+            .map_err(|_| CryptoError::BadIcv)
     }
 }

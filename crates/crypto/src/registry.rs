@@ -6,7 +6,7 @@
 
 use aws_lc_rs::{aead as lc_aead, hmac as lc_hmac};
 
-use crate::aead::{Aead, LcAead, TruncatedGcm};
+use crate::aead::{Aead, LcAead, rust_gcm};
 use crate::cipher::{AesCbc, AesCtr, Cipher, DesCbc, NullCipher};
 use crate::error::{CryptoError, Result};
 use crate::integrity::{HmacMd5, Integrity, LcHmac};
@@ -100,12 +100,12 @@ impl Encryption {
                     16 => &lc_aead::AES_128_GCM,
                     32 => &lc_aead::AES_256_GCM,
                     // aws-lc-rs has no AES-192-GCM; RustCrypto covers it with a 16-byte tag.
-                    _ => return Ok(Keyed::Aead(Box::new(TruncatedGcm::new(key, 16)?))),
+                    _ => return Ok(Keyed::Aead(rust_gcm(key, 16)?)),
                 },
                 key,
             )?)),
-            encr::AES_GCM_8 => Keyed::Aead(Box::new(TruncatedGcm::new(key, 8)?)),
-            encr::AES_GCM_12 => Keyed::Aead(Box::new(TruncatedGcm::new(key, 12)?)),
+            encr::AES_GCM_8 => Keyed::Aead(rust_gcm(key, 8)?),
+            encr::AES_GCM_12 => Keyed::Aead(rust_gcm(key, 12)?),
             encr::CHACHA20_POLY1305 => {
                 Keyed::Aead(Box::new(LcAead::new(&lc_aead::CHACHA20_POLY1305, key)?))
             }
