@@ -69,8 +69,9 @@ for g in suites:
 print(f"\nWorst ratio in this run: {worst:.3f}.\n")
 print("The AES-GCM-8/-12 rows run RustCrypto's pure-Rust GCM (the C libraries only verify")
 print("16-byte tags). Both paths make the same calls; at 64 bytes their difference moves")
-print("between runs by up to ~10 ns either way (GCM-8 at 64 B measured 0.86 in one run and 1.07")
-print("in another), which is code placement of the generic GCM, not work in the wrapper. The")
+print("between runs by up to ~10 ns either way (the 64-byte GCM-8/-12 ratios ranged from 0.86")
+print("to 1.09 over the session that wrote this file), which is code placement of the generic")
+print("GCM, not work in the wrapper. The")
 print("C-backed suites, which carry the traffic, stay within 3%.\n")
 if backends:
     print("## AEAD backends on this machine\n")
