@@ -238,3 +238,56 @@ pub mod ikev1 {
         Ok(Secret::new(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Prf = Prf::HMAC_SHA1;
+
+    #[test]
+    fn ikev1_signature_skeyid_and_quick_mode_keymat() {
+        // SKEYID = prf(Ni_b | Nr_b, g^xy) for signatures.
+        let s = ikev1::skeyid_sig(P, b"ni", b"nr", b"gxy");
+        assert_eq!(s, P.compute(b"ninr", &[b"gxy"]));
+        // KEYMAT with PFS: K1 = prf(SKEYID_d, g(qm)^xy | protocol | SPI | Ni_b | Nr_b),
+        // K2 = prf(SKEYID_d, K1 | the same).
+        let d = Secret::from_slice(b"skeyid_d");
+        let spi = 0x11223344u32.to_be_bytes();
+        let km =
+            ikev1::quick_mode_keymat(P, &d, Some(b"gqm"), 3, 0x11223344, b"ni", b"nr", 36).unwrap();
+        let k1 = P.compute(b"skeyid_d", &[b"gqm", &[3], &spi, b"ni", b"nr"]);
+        let k2 = P.compute(
+            b"skeyid_d",
+            &[k1.expose(), b"gqm", &[3], &spi, b"ni", b"nr"],
+        );
+        assert_eq!(km.expose(), [k1.expose(), &k2.expose()[..16]].concat());
+        let no_pfs =
+            ikev1::quick_mode_keymat(P, &d, None, 3, 0x11223344, b"ni", b"nr", 20).unwrap();
+        assert_eq!(no_pfs, P.compute(b"skeyid_d", &[&[3], &spi, b"ni", b"nr"]));
+        // IVs are the hash truncated to the block.
+        assert_eq!(
+            ikev1::exchange_iv(P, b"last", 7, 8),
+            P.hash(&[b"last", &[0, 0, 0, 7]])[..8]
+        );
+    }
+
+    #[test]
+    fn ikev2_rekey_and_pfs_child() {
+        let old = Secret::from_slice(b"sk_d");
+        assert_eq!(
+            ikev2::rekey_skeyseed(P, &old, b"gir", b"ni", b"nr"),
+            P.compute(b"sk_d", &[b"girninr"])
+        );
+        let with_pfs = ikev2::child_keys(P, &old, Some(b"gir"), b"ni", b"nr", 16, 20).unwrap();
+        let km = P.prf_plus(b"sk_d", &[b"gir", b"ni", b"nr"], 72).unwrap();
+        let all = [
+            with_pfs.ei.expose(),
+            with_pfs.ai.expose(),
+            with_pfs.er.expose(),
+            with_pfs.ar.expose(),
+        ]
+        .concat();
+        assert_eq!(all, km.expose());
+    }
+}
