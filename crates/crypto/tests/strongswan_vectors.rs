@@ -149,6 +149,61 @@ fn ikev1_record(r: &Record, what: &str) -> usize {
     n
 }
 
+/// Quick Mode KEYMAT (RFC 2409 §5.5) per direction from the seed charon logs:
+/// [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b, split here to drive `quick_mode_keymat`.
+fn ikev1_qm_record(r: &Record, what: &str) -> usize {
+    let prf = registry::ikev1::ike_hash(num(r, "hash")).unwrap();
+    let d = Secret::new(bytes(r, "skeyid_d"));
+    let encr_len = match num(r, "encr") {
+        0 => 0,
+        id => {
+            registry::encryption(id, Some(num(r, "encr_keylen")).filter(|&b| b != 0))
+                .unwrap()
+                .keymat_len
+        }
+    };
+    let integ_len = match num(r, "integ") {
+        integ::NONE => 0,
+        id => registry::integrity(id).unwrap().key_len,
+    };
+    let g = r.get("qm_g_xy").map(|_| bytes(r, "qm_g_xy"));
+    let mut n = 0;
+    for (seed_key, e, a) in [
+        ("seed_i", "child_ei", "child_ai"),
+        ("seed_r", "child_er", "child_ar"),
+    ] {
+        let seed = bytes(r, seed_key);
+        let rest = match &g {
+            Some(g) => {
+                assert_eq!(
+                    &seed[..g.len()],
+                    &g[..],
+                    "{what}: seed starts with g(qm)^xy"
+                );
+                &seed[g.len()..]
+            }
+            None => &seed[..],
+        };
+        let protocol = rest[0];
+        let spi = u32::from_be_bytes(rest[1..5].try_into().unwrap());
+        let km = ikev1::quick_mode_keymat(
+            prf,
+            &d,
+            g.as_deref(),
+            protocol,
+            spi,
+            &rest[5..],
+            &[],
+            encr_len + integ_len,
+        )
+        .unwrap();
+        let (ke, ka) = km.expose().split_at(encr_len);
+        n += check(r, e, &Secret::from_slice(ke), what);
+        n += check(r, a, &Secret::from_slice(ka), what);
+    }
+    n
+}
+
 #[test]
 fn strongswan_derivations_match() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
@@ -158,7 +213,7 @@ fn strongswan_derivations_match() {
         .map(|e| e.path())
         .collect();
     files.sort();
-    let (mut v2, mut children, mut v1, mut values) = (0, 0, 0, 0);
+    let (mut v2, mut children, mut v1, mut qm, mut values) = (0, 0, 0, 0, 0);
     for f in files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
@@ -178,14 +233,18 @@ fn strongswan_derivations_match() {
                     values += ikev1_record(&r, &what);
                     v1 += 1;
                 }
+                Some("ikev1-qm") => {
+                    values += ikev1_qm_record(&r, &what);
+                    qm += 1;
+                }
                 other => panic!("{what}: unknown record kind {other:?}"),
             }
         }
     }
     // Both roles of every scenario: a missing or emptied file must fail this test.
     assert!(
-        v2 >= 8 && children >= 12 && v1 >= 6,
-        "records: {v2} ikev2, {children} child, {v1} ikev1"
+        v2 >= 8 && children >= 12 && v1 >= 6 && qm >= 8,
+        "records: {v2} ikev2, {children} child, {v1} ikev1, {qm} quick mode"
     );
-    assert!(values >= 120, "only {values} values compared");
+    assert!(values >= 160, "only {values} values compared");
 }

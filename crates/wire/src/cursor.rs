@@ -105,11 +105,11 @@ impl<'a> Reader<'a> {
 
 /// Reads a big-endian `u16` at `off`, or reports truncation.
 pub fn be16(buf: &[u8], off: usize, what: &'static str) -> Result<u16> {
-    match buf.get(off..off + 2) {
+    match off.checked_add(2).and_then(|end| buf.get(off..end)) {
         Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
         None => Err(WireError::Truncated {
             what,
-            need: off + 2,
+            need: off.saturating_add(2),
             have: buf.len(),
         }),
     }
@@ -117,11 +117,11 @@ pub fn be16(buf: &[u8], off: usize, what: &'static str) -> Result<u16> {
 
 /// Reads a big-endian `u32` at `off`, or reports truncation.
 pub fn be32(buf: &[u8], off: usize, what: &'static str) -> Result<u32> {
-    match buf.get(off..off + 4) {
+    match off.checked_add(4).and_then(|end| buf.get(off..end)) {
         Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
         None => Err(WireError::Truncated {
             what,
-            need: off + 4,
+            need: off.saturating_add(4),
             have: buf.len(),
         }),
     }
@@ -160,6 +160,13 @@ mod tests {
         );
         assert_eq!(r.u8().unwrap(), 3);
         assert!(r.finish().is_ok());
+    }
+
+    #[test]
+    fn offsets_near_usize_max_are_errors() {
+        assert!(be16(&[1, 2], usize::MAX - 1, "t").is_err());
+        assert!(be32(&[1, 2, 3, 4], usize::MAX, "t").is_err());
+        assert_eq!(be32(&[0, 0, 1, 2], 0, "t"), Ok(0x102));
     }
 
     #[test]
