@@ -20,6 +20,7 @@ pub mod natt;
 pub mod udp;
 
 pub mod attribute;
+mod delete_spis;
 pub mod ike_header;
 pub mod ikev1;
 pub mod ikev2;

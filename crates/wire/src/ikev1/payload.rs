@@ -253,14 +253,7 @@ impl Payload {
             }
             pt::DELETE => {
                 let doi = r.u32()?;
-                let protocol = r.u8()?;
-                let spi_size = r.u8()?;
-                let n = r.u16()?;
-                let mut spis = Vec::with_capacity(usize::from(n).min(body.len()));
-                for _ in 0..n {
-                    spis.push(r.take(usize::from(spi_size))?.to_vec());
-                }
-                r.finish()?;
+                let (protocol, spi_size, spis) = crate::delete_spis::parse(&mut r)?;
                 Self::Delete(Delete {
                     doi,
                     protocol,
@@ -360,22 +353,14 @@ impl Payload {
                 out.extend_from_slice(&n.data);
             }
             Self::Delete(d) => {
-                if d.spis.iter().any(|s| s.len() != usize::from(d.spi_size)) {
-                    return Err(WireError::BadValue {
-                        what: "isakmp delete spi size",
-                        value: u64::from(d.spi_size),
-                    });
-                }
-                let n = u16::try_from(d.spis.len()).map_err(|_| WireError::TooLong {
-                    what: "isakmp delete spis",
-                    len: d.spis.len(),
-                })?;
                 out.extend_from_slice(&d.doi.to_be_bytes());
-                out.extend_from_slice(&[d.protocol, d.spi_size]);
-                out.extend_from_slice(&n.to_be_bytes());
-                for s in &d.spis {
-                    out.extend_from_slice(s);
-                }
+                crate::delete_spis::emit(
+                    d.protocol,
+                    d.spi_size,
+                    &d.spis,
+                    out,
+                    "isakmp delete spis",
+                )?;
             }
             Self::Attribute(c) => {
                 out.extend_from_slice(&[c.cfg_type, 0]);

@@ -293,14 +293,7 @@ impl Payload {
                 })
             }
             pt::DELETE => {
-                let protocol = r.u8()?;
-                let spi_size = r.u8()?;
-                let n = r.u16()?;
-                let mut spis = Vec::with_capacity(usize::from(n).min(body.len()));
-                for _ in 0..n {
-                    spis.push(r.take(usize::from(spi_size))?.to_vec());
-                }
-                r.finish()?;
+                let (protocol, spi_size, spis) = crate::delete_spis::parse(&mut r)?;
                 Self::Delete(Delete {
                     protocol,
                     spi_size,
@@ -408,21 +401,7 @@ impl Payload {
                 out.extend_from_slice(&n.data);
             }
             Self::Delete(d) => {
-                if d.spis.iter().any(|s| s.len() != usize::from(d.spi_size)) {
-                    return Err(WireError::BadValue {
-                        what: "ikev2 delete spi size",
-                        value: u64::from(d.spi_size),
-                    });
-                }
-                let n = u16::try_from(d.spis.len()).map_err(|_| WireError::TooLong {
-                    what: "ikev2 delete spis",
-                    len: d.spis.len(),
-                })?;
-                out.extend_from_slice(&[d.protocol, d.spi_size]);
-                out.extend_from_slice(&n.to_be_bytes());
-                for s in &d.spis {
-                    out.extend_from_slice(s);
-                }
+                crate::delete_spis::emit(d.protocol, d.spi_size, &d.spis, out, "ikev2 delete spis")?
             }
             Self::TsI(l) | Self::TsR(l) => TrafficSelector::emit_list(l, out)?,
             Self::Sk(e) => out.extend_from_slice(&e.data),
