@@ -1,7 +1,13 @@
 //! The ESP/AH data path core (sans-IO): packets in, packets out, no sockets and no clock.
 //!
-//! Built so far: the anti-replay window ([`replay`]). Security associations, ESP/AH
-//! seal/open, NAT-T encapsulation, lifetimes and counters follow (issue 3).
+//! Built so far: the anti-replay window ([`replay`]) and ESP seal/open of one SA's payloads
+//! for every suite in the crypto registry ([`sa`]). The SA database, tunnel/transport
+//! packet framing, AH, NAT-T, lifetimes and counters follow (issue 3).
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod replay;
+pub mod sa;
+
+pub use error::EspError;
+pub use sa::{Inbound, Opened, Outbound, Transform};

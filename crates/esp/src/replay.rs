@@ -72,6 +72,11 @@ impl ReplayWindow {
         self.top
     }
 
+    /// True when the SA uses extended (64-bit) sequence numbers.
+    pub fn esn(&self) -> bool {
+        self.esn
+    }
+
     /// The full sequence number of a packet whose low 32 bits are `seq_low`. Without ESN
     /// that is `seq_low` itself; with ESN the high half is inferred from the window
     /// (RFC 4303 appendix A2.1), and the result must still pass the ICV, which covers the

@@ -1,0 +1,35 @@
+//! Why a packet was dropped. Every variant is a counted drop reason, never a panic.
+
+use thiserror::Error;
+
+use crate::replay::ReplayError;
+
+/// A dropped packet and why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EspError {
+    /// Too short for the header, IV, trailer and ICV of this SA.
+    #[error("truncated: {0}")]
+    Truncated(&'static str),
+    /// The SPI does not match this SA.
+    #[error("wrong spi {0:#010x}")]
+    WrongSpi(u32),
+    /// Anti-replay refused the sequence number.
+    #[error("replay: {0}")]
+    Replay(#[from] ReplayError),
+    /// The ICV did not verify ("packets not authenticated").
+    #[error("integrity check failed")]
+    BadIcv,
+    /// Decrypted but malformed: padding, pad length or block alignment ("packets not
+    /// decrypted").
+    #[error("bad padding or length")]
+    BadPadding,
+    /// The output buffer cannot hold the result.
+    #[error("buffer too small: need {need}, have {have}")]
+    BufferTooSmall { need: usize, have: usize },
+    /// The outbound sequence number would wrap (RFC 4303 §3.3.3): the SA must be rekeyed.
+    #[error("sequence number exhausted")]
+    SequenceExhausted,
+    /// Keying or algorithm setup failed.
+    #[error("crypto: {0}")]
+    Crypto(#[from] crypto::CryptoError),
+}
