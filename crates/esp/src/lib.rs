@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod keyexport;
 pub mod replay;
 pub mod sa;
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need from Debian's packages, only when missing:
+# tshark is the independent judge of Oakley's ESP in crates/esp/tests/tshark.rs.
+set -euo pipefail
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need root to install: ${need[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
