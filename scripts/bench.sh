@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the crypto suite benchmarks (registry wrapper vs raw library call, same run) and
-# writes the tables into docs/BENCHMARKS.md.
+# Runs the crypto suite benchmarks (registry wrapper vs raw library call) and the ESP
+# seal+open benchmark (vs raw AEAD calls), same run, and writes docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/criterion
 cargo bench -p crypto --bench suites -- --noplot "$@"
+cargo bench -p esp --bench esp -- --noplot "$@"
 python3 scripts/bench_report.py target/criterion > docs/BENCHMARKS.md.new
 mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md"

@@ -38,7 +38,8 @@ def flags():
 
 
 groups = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and d != "report")
-suites = [g for g in groups if not g.startswith("backend")]
+suites = [g for g in groups if not g.startswith(("backend", "ESP "))]
+esp_groups = [g for g in groups if g.startswith("ESP ")]
 backends = [g for g in groups if g.startswith("backend")]
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
 
@@ -73,6 +74,22 @@ print("between runs by up to ~10 ns either way (the 64-byte GCM-8/-12 ratios ran
 print("to 1.09 over the session that wrote this file), which is code placement of the generic")
 print("GCM, not work in the wrapper. The")
 print("C-backed suites, which carry the traffic, stay within 3%.\n")
+if esp_groups:
+    print("## ESP data path: seal + open vs raw AEAD calls\n")
+    print("`crates/esp/benches/esp.rs`: one packet sealed by an outbound SA and opened by the")
+    print("inbound SA (header, sequence number, IV, padding, trailer, replay window, padding check),")
+    print("beside the raw aws-lc-rs seal and open of the same plaintext length. Target: ratio at")
+    print("most 1.15.\n")
+    print("| benchmark | bytes | oakley ns | raw ns | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for g in esp_groups:
+        for size in (64, 1400, 9000):
+            try:
+                o, r = est(g, "oakley", size), est(g, "raw", size)
+            except OSError:
+                continue
+            print(f"| {g} | {size} | {o:.0f} | {r:.0f} | {o / r:.3f} |")
+    print()
 if backends:
     print("## AEAD backends on this machine\n")
     print("The same seal with each C library; the registry uses aws-lc-rs for AES-GCM-16 and")
