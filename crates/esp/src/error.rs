@@ -29,6 +29,9 @@ pub enum EspError {
     /// The outbound sequence number would wrap (RFC 4303 §3.3.3): the SA must be rekeyed.
     #[error("sequence number exhausted")]
     SequenceExhausted,
+    /// The SA reached its hard lifetime.
+    #[error("sa expired")]
+    Expired,
     /// Keying or algorithm setup failed.
     #[error("crypto: {0}")]
     Crypto(#[from] crypto::CryptoError),

@@ -5,10 +5,12 @@
 //! packet framing, AH, NAT-T, lifetimes and counters follow (issue 3).
 #![forbid(unsafe_code)]
 
+pub mod counters;
 pub mod error;
 pub mod keyexport;
+pub mod lifetime;
 pub mod replay;
 pub mod sa;
 
 pub use error::EspError;
-pub use sa::{Inbound, Opened, Outbound, Transform};
+pub use sa::{Inbound, Mode, Opened, Outbound, Transform};

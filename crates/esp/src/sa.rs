@@ -17,8 +17,71 @@ use crypto::integrity::Integrity;
 use crypto::registry::{Encryption, IntegrityAlg, Keyed};
 use wire::esp as wesp;
 
+use crate::counters::Counters;
 use crate::error::EspError;
+use crate::lifetime::{Lifetime, LifetimeEvent};
 use crate::replay::ReplayWindow;
+
+/// What the ESP payload carries, for the tunnel/transport byte counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Transport,
+    Tunnel,
+}
+
+/// Lifetime, counters and the pending lifetime event shared by both directions.
+#[derive(Debug, Clone)]
+struct Accounting {
+    mode: Mode,
+    lifetime: Lifetime,
+    counters: Counters,
+    pending: Option<LifetimeEvent>,
+}
+
+impl Accounting {
+    fn new() -> Self {
+        Self {
+            mode: Mode::Tunnel,
+            lifetime: Lifetime::unlimited(),
+            counters: Counters::default(),
+            pending: None,
+        }
+    }
+
+    fn admit(&mut self) -> Result<(), EspError> {
+        if self.lifetime.admits() {
+            Ok(())
+        } else {
+            Err(self.fail(EspError::Expired))
+        }
+    }
+
+    fn fail(&mut self, e: EspError) -> EspError {
+        self.counters.drop(&e);
+        e
+    }
+
+    fn passed(&mut self, t: &Transform, payload_len: usize) {
+        let n = payload_len as u64;
+        let c = &mut self.counters;
+        c.packets += 1;
+        if t.encryption.id != crypto::registry::encr::NULL {
+            c.confidential_bytes += n;
+        }
+        if t.encryption.is_aead() || t.integrity.is_some() {
+            c.authenticated_bytes += n;
+        }
+        match self.mode {
+            Mode::Transport => c.transport_bytes += n,
+            Mode::Tunnel => c.tunnel_bytes += n,
+        }
+        if let Some(ev) = self.lifetime.account(payload_len) {
+            if self.pending != Some(LifetimeEvent::Expired) {
+                self.pending = Some(ev);
+            }
+        }
+    }
+}
 
 const HEADER: usize = wesp::HEADER_LEN;
 
@@ -167,6 +230,7 @@ pub struct Outbound {
     next_seq: u64,
     esn: bool,
     transform: Transform,
+    acct: Accounting,
 }
 
 impl Outbound {
@@ -176,7 +240,30 @@ impl Outbound {
             next_seq: 1,
             esn,
             transform,
+            acct: Accounting::new(),
         }
+    }
+
+    /// Sets the mode (for the byte counters) and the lifetime limits.
+    pub fn with(mut self, mode: Mode, lifetime: Lifetime) -> Self {
+        self.acct.mode = mode;
+        self.acct.lifetime = lifetime;
+        self
+    }
+
+    /// This SA's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.acct.counters
+    }
+
+    /// The lifetime event raised since the last call, if any (soft limit once, then expiry).
+    pub fn poll_event(&mut self) -> Option<LifetimeEvent> {
+        self.acct.pending.take()
+    }
+
+    /// Checks the time limits at `now` (caller's clock, seconds).
+    pub fn tick(&mut self, now: u64) -> Option<LifetimeEvent> {
+        self.acct.lifetime.tick(now)
     }
 
     pub fn spi(&self) -> u32 {
@@ -197,6 +284,22 @@ impl Outbound {
     /// or the transport protocol) into `out`; returns its length. The sequence number never
     /// wraps: when it would, the SA refuses to send (RFC 4303 §3.3.3).
     pub fn seal(
+        &mut self,
+        next_header: u8,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, EspError> {
+        self.acct.admit()?;
+        match self.seal_inner(next_header, payload, out) {
+            Ok(n) => {
+                self.acct.passed(&self.transform, payload.len());
+                Ok(n)
+            }
+            Err(e) => Err(self.acct.fail(e)),
+        }
+    }
+
+    fn seal_inner(
         &mut self,
         next_header: u8,
         payload: &[u8],
@@ -280,6 +383,7 @@ pub struct Inbound {
     spi: u32,
     replay: ReplayWindow,
     transform: Transform,
+    acct: Accounting,
 }
 
 /// A packet that opened: where its payload lies in the buffer and what it carries.
@@ -304,7 +408,30 @@ impl Inbound {
             spi,
             replay,
             transform,
+            acct: Accounting::new(),
         }
+    }
+
+    /// Sets the mode (for the byte counters) and the lifetime limits.
+    pub fn with(mut self, mode: Mode, lifetime: Lifetime) -> Self {
+        self.acct.mode = mode;
+        self.acct.lifetime = lifetime;
+        self
+    }
+
+    /// This SA's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.acct.counters
+    }
+
+    /// The lifetime event raised since the last call, if any.
+    pub fn poll_event(&mut self) -> Option<LifetimeEvent> {
+        self.acct.pending.take()
+    }
+
+    /// Checks the time limits at `now` (caller's clock, seconds).
+    pub fn tick(&mut self, now: u64) -> Option<LifetimeEvent> {
+        self.acct.lifetime.tick(now)
     }
 
     pub fn spi(&self) -> u32 {
@@ -319,6 +446,17 @@ impl Inbound {
     /// Verifies and decrypts an ESP packet in place. The ICV is checked before anything
     /// touches the payload, and the replay window moves only after it verified.
     pub fn open(&mut self, packet: &mut [u8]) -> Result<Opened, EspError> {
+        self.acct.admit()?;
+        match self.open_inner(packet) {
+            Ok(o) => {
+                self.acct.passed(&self.transform, o.payload.len());
+                Ok(o)
+            }
+            Err(e) => Err(self.acct.fail(e)),
+        }
+    }
+
+    fn open_inner(&mut self, packet: &mut [u8]) -> Result<Opened, EspError> {
         let view = wesp::Packet::new_checked(&packet[..])
             .map_err(|_| EspError::Truncated("esp header"))?;
         if view.spi() != self.spi {

@@ -137,3 +137,53 @@ fn aead_refuses_an_integrity_transform_and_null_needs_one() {
     let null = registry::encryption(encr::NULL, None).unwrap();
     assert!(Transform::new(null, &[], None).is_err());
 }
+
+#[test]
+fn counters_and_lifetimes() {
+    use esp::Mode;
+    use esp::lifetime::{Lifetime, LifetimeEvent, Limits};
+    let (tx, rx) = pair(5, false);
+    let soft = Limits {
+        packets: Some(2),
+        ..Limits::default()
+    };
+    let hard = Limits {
+        packets: Some(3),
+        ..Limits::default()
+    };
+    let mut tx = tx.with(Mode::Transport, Lifetime::new(soft, hard, 0));
+    let mut rx = rx.with(Mode::Transport, Lifetime::unlimited());
+    let mut buf = vec![0u8; 256];
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let n = tx.seal(17, &[i; 100], &mut buf).unwrap();
+        sent.push(buf[..n].to_vec());
+        let ev = tx.poll_event();
+        match i {
+            1 => assert_eq!(ev, Some(LifetimeEvent::RekeyNeeded)),
+            2 => assert_eq!(ev, Some(LifetimeEvent::Expired)),
+            _ => assert_eq!(ev, None),
+        }
+    }
+    // Hard limit reached: the SA refuses to send more.
+    assert_eq!(tx.seal(17, &[9; 100], &mut buf), Err(EspError::Expired));
+    let c = tx.counters();
+    assert_eq!(
+        (c.packets, c.transport_bytes, c.tunnel_bytes, c.expired),
+        (3, 300, 0, 1)
+    );
+    assert_eq!((c.confidential_bytes, c.authenticated_bytes), (300, 300));
+    // Receiver: one good, one replayed, one forged.
+    rx.open(&mut sent[0].clone()).unwrap();
+    assert!(rx.open(&mut sent[0].clone()).is_err());
+    let mut forged = sent[1].clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(rx.open(&mut forged), Err(EspError::BadIcv));
+    assert!(rx.open(&mut [0u8; 5]).is_err());
+    let c = rx.counters();
+    assert_eq!(
+        (c.packets, c.replayed, c.not_authenticated, c.malformed),
+        (1, 1, 1, 1)
+    );
+}
