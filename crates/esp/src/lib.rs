@@ -11,6 +11,7 @@ pub mod keyexport;
 pub mod lifetime;
 pub mod replay;
 pub mod sa;
+pub mod sad;
 
 pub use error::EspError;
 pub use sa::{Inbound, Mode, Opened, Outbound, Transform};
