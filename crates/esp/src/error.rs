@@ -10,6 +10,9 @@ pub enum EspError {
     /// Too short for the header, IV, trailer and ICV of this SA.
     #[error("truncated: {0}")]
     Truncated(&'static str),
+    /// The IP packet carries neither ESP nor UDP-encapsulated ESP (this protocol instead).
+    #[error("not esp: ip protocol {0}")]
+    NotEsp(u8),
     /// The SPI does not match this SA.
     #[error("wrong spi {0:#010x}")]
     WrongSpi(u32),

@@ -7,6 +7,7 @@
 
 pub mod counters;
 pub mod error;
+pub mod framing;
 pub mod keyexport;
 pub mod lifetime;
 pub mod replay;
