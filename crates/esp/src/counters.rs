@@ -36,6 +36,7 @@ impl Counters {
             EspError::Replay(_) => self.replayed += 1,
             EspError::SequenceExhausted | EspError::Expired => self.expired += 1,
             EspError::Truncated(_)
+            | EspError::NotEsp(_)
             | EspError::WrongSpi(_)
             | EspError::BufferTooSmall { .. }
             | EspError::Crypto(_) => self.malformed += 1,
