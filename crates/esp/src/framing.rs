@@ -232,7 +232,12 @@ fn locate_esp(packet: &[u8]) -> Result<(usize, usize, bool), EspError> {
     };
     match proto {
         ip::ESP => Ok((hl, total, false)),
-        ip::UDP => Ok((hl + udp::HEADER_LEN, total, true)),
+        ip::UDP => {
+            // The UDP length, checked against the IP payload, bounds the ESP packet.
+            let u = udp::Packet::new_checked(packet.get(hl..total).unwrap_or_default())
+                .map_err(|_| EspError::Truncated("udp header"))?;
+            Ok((hl + udp::HEADER_LEN, hl + u.len(), true))
+        }
         other => Err(EspError::NotEsp(other)),
     }
 }

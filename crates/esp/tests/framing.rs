@@ -209,5 +209,24 @@ fn keepalives_dummies_and_garbage() {
     plain[9] = ip::TCP;
     assert!(open(&mut rx, &mut plain, false).is_err());
     assert!(open(&mut rx, &mut [0x45, 0, 0], false).is_err());
+    // Found by fuzzing: protocol UDP with less than a UDP header behind the IP header.
+    let mut short = vec![0u8; 24];
+    ipv4::Repr {
+        src: Ipv4Addr::new(10, 0, 0, 1),
+        dst: Ipv4Addr::new(10, 0, 0, 2),
+        protocol: ip::UDP,
+        payload_len: 4,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 0,
+        dont_frag: false,
+    }
+    .emit(&mut short)
+    .unwrap();
+    assert!(open(&mut rx, &mut short, false).is_err());
+    // A UDP length longer than the IP payload.
+    let mut lying = ka.clone();
+    lying[24..26].copy_from_slice(&200u16.to_be_bytes());
+    assert!(open(&mut rx, &mut lying, false).is_err());
     assert!(open(&mut rx, &mut [], true).is_err());
 }
