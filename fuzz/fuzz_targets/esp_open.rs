@@ -1,5 +1,5 @@
 #![no_main]
-//! Hostile inbound packets against a live SA (AES-GCM and AES-CBC/HMAC): whatever arrives,
+//! Hostile inbound packets against live SAs (ESP AES-GCM and AES-CBC/HMAC, AH): whatever arrives,
 //! raw ESP or UDP-encapsulated, tunnel or transport, is a counted drop or a packet, never
 //! a panic. A forged packet can never be accepted (it carries no valid ICV).
 use esp::framing::{open, Received};
@@ -32,5 +32,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut raw = data.to_vec();
         assert!(rx.open(&mut raw).is_err());
+    }
+    let alg = crypto::registry::integrity(crypto::registry::integ::HMAC_SHA2_256_128).unwrap();
+    let mut ah = esp::ah::AhInbound::new(0x1000, ReplayWindow::new(64, false).unwrap(), alg, &[7u8; 32]).unwrap();
+    for transport in [false, true] {
+        assert!(ah.open(&mut data.to_vec(), transport).is_err(), "a forged AH packet verified");
     }
 });

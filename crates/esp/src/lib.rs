@@ -5,6 +5,7 @@
 //! packet framing, AH, NAT-T, lifetimes and counters follow (issue 3).
 #![forbid(unsafe_code)]
 
+pub mod ah;
 pub mod counters;
 pub mod error;
 pub mod framing;
