@@ -275,6 +275,12 @@ impl Outbound {
         self.next_seq
     }
 
+    /// Moves the sequence counter forward (never back: a sequence number, and with it an
+    /// AEAD IV, must never repeat under one key). Used when an SA's state is restored.
+    pub fn advance_to(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
     /// Bytes `seal` adds to a payload of `len` bytes.
     pub fn overhead(&self, len: usize) -> usize {
         self.transform.overhead(len)
