@@ -1,4 +1,5 @@
-//! tshark as an independent judge: tunnel-mode ESP packets sealed by Oakley for several
+//! tshark as an independent judge: ESP packets (tunnel and transport mode, raw and in UDP
+//! 4500) sealed by Oakley for several
 //! suites are written to a pcap with their keys exported in Wireshark's `esp_sa` format, and
 //! tshark must decrypt every packet, find the inner UDP datagram and report the ICV good.
 //! scripts/test.sh installs tshark.
@@ -8,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
 use crypto::registry::{self, encr, integ};
+use esp::framing::{self, Outer, Received};
 use esp::keyexport::wireshark_esp_sa;
 use esp::replay::ReplayWindow;
 use esp::{Inbound, Outbound, Transform};
@@ -26,12 +28,19 @@ const SUITES: &[(u16, Option<u16>, Option<u16>)] = &[
 ];
 const PACKETS_PER_SA: usize = 3;
 
-fn inner_packet(n: usize) -> Vec<u8> {
+/// A UDP datagram to port 9999: between the tunnel's inner hosts, or (transport mode)
+/// between the ESP endpoints themselves.
+fn inner_packet(n: usize, transport: bool) -> Vec<u8> {
     let payload = format!("oakley test datagram {n}").into_bytes();
+    let (s, d) = if transport {
+        (Ipv4Addr::new(10, 77, 0, 1), Ipv4Addr::new(10, 77, 0, 2))
+    } else {
+        (Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 2, 0, 1))
+    };
     let mut p = vec![0u8; 20 + 8 + payload.len()];
     ipv4::Repr {
-        src: Ipv4Addr::new(10, 1, 0, 1),
-        dst: Ipv4Addr::new(10, 2, 0, 1),
+        src: s,
+        dst: d,
         protocol: ip::UDP,
         payload_len: 8 + payload.len(),
         ttl: 64,
@@ -50,11 +59,7 @@ fn inner_packet(n: usize) -> Vec<u8> {
     .unwrap();
     p[28..].copy_from_slice(&payload);
     let mut u = udp::Packet::new_checked(&mut p[20..]).unwrap();
-    u.fill_checksum(
-        Ipv4Addr::new(10, 1, 0, 1).into(),
-        Ipv4Addr::new(10, 2, 0, 1).into(),
-    )
-    .unwrap();
+    u.fill_checksum(s.into(), d.into()).unwrap();
     p
 }
 
@@ -143,27 +148,24 @@ fn tshark_decrypts_and_authenticates_every_packet() {
         table.push_str(&line);
         table.push('\n');
         for n in 0..PACKETS_PER_SA {
-            let inner = inner_packet(n);
-            let esp_len = inner.len() + tx.overhead(inner.len());
-            let mut pkt = vec![0u8; 20 + esp_len];
-            let written = tx.seal(ip::IPV4, &inner, &mut pkt[20..]).unwrap();
-            assert_eq!(written, esp_len);
-            ipv4::Repr {
-                src,
-                dst,
-                protocol: ip::ESP,
-                payload_len: esp_len,
-                ttl: 64,
-                dscp_ecn: 0,
-                ident: 0,
-                dont_frag: true,
-            }
-            .emit(&mut pkt)
-            .unwrap();
+            // Alternate raw ESP (protocol 50) with RFC 3948 UDP encapsulation on 4500, and
+            // tunnel with transport mode, so tshark judges every framing.
+            let encap = (k % 2 == 1).then_some((4500, 4500));
+            let transport = n == 2;
+            let inner = inner_packet(n, transport);
+            let mut pkt = vec![0u8; inner.len() + 200];
+            let len = if transport {
+                framing::seal_transport(&mut tx, &inner, encap, &mut pkt).unwrap()
+            } else {
+                framing::seal_tunnel(&mut tx, &inner, Outer::V4(src, dst), encap, &mut pkt).unwrap()
+            };
+            pkt.truncate(len);
             // Oakley's own receiver agrees before tshark is asked.
-            let mut copy = pkt[20..].to_vec();
-            let opened = rx.open(&mut copy).unwrap();
-            assert_eq!(&copy[opened.payload], &inner[..]);
+            let mut copy = pkt.clone();
+            match framing::open(&mut rx, &mut copy, transport).unwrap() {
+                Received::Packet { range, .. } => assert_eq!(&copy[range], &inner[..]),
+                other => panic!("{other:?}"),
+            }
             frames.push(pkt);
         }
     }
