@@ -16,4 +16,4 @@ pub mod sa;
 pub mod sad;
 
 pub use error::EspError;
-pub use sa::{Inbound, Mode, Opened, Outbound, Transform};
+pub use sa::{Accounted, Inbound, Mode, Opened, Outbound, Transform};

@@ -29,9 +29,9 @@ pub enum Mode {
     Tunnel,
 }
 
-/// Lifetime, counters and the pending lifetime event shared by both directions.
+/// Lifetime, counters and the pending lifetime event of one SA direction.
 #[derive(Debug, Clone)]
-struct Accounting {
+pub struct Accounting {
     mode: Mode,
     lifetime: Lifetime,
     counters: Counters,
@@ -222,6 +222,55 @@ impl Transform {
     }
 }
 
+/// Lifetime and counter access, the same for both directions of an SA.
+pub trait Accounted: Sized {
+    /// The SA's accounting state.
+    fn accounting(&self) -> &Accounting;
+    /// The SA's accounting state, mutable.
+    fn accounting_mut(&mut self) -> &mut Accounting;
+
+    /// Sets the mode (for the byte counters) and the lifetime limits.
+    fn with(mut self, mode: Mode, lifetime: Lifetime) -> Self {
+        let a = self.accounting_mut();
+        a.mode = mode;
+        a.lifetime = lifetime;
+        self
+    }
+
+    /// This SA's counters.
+    fn counters(&self) -> &Counters {
+        &self.accounting().counters
+    }
+
+    /// The lifetime event raised since the last call, if any (soft limit once, then expiry).
+    fn poll_event(&mut self) -> Option<LifetimeEvent> {
+        self.accounting_mut().pending.take()
+    }
+
+    /// Checks the time limits at `now` (caller's clock, seconds).
+    fn tick(&mut self, now: u64) -> Option<LifetimeEvent> {
+        self.accounting_mut().lifetime.tick(now)
+    }
+}
+
+impl Accounted for Outbound {
+    fn accounting(&self) -> &Accounting {
+        &self.acct
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        &mut self.acct
+    }
+}
+
+impl Accounted for Inbound {
+    fn accounting(&self) -> &Accounting {
+        &self.acct
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        &mut self.acct
+    }
+}
+
 /// The sending side of an SA.
 #[derive(Debug)]
 pub struct Outbound {
@@ -242,28 +291,6 @@ impl Outbound {
             transform,
             acct: Accounting::new(),
         }
-    }
-
-    /// Sets the mode (for the byte counters) and the lifetime limits.
-    pub fn with(mut self, mode: Mode, lifetime: Lifetime) -> Self {
-        self.acct.mode = mode;
-        self.acct.lifetime = lifetime;
-        self
-    }
-
-    /// This SA's counters.
-    pub fn counters(&self) -> &Counters {
-        &self.acct.counters
-    }
-
-    /// The lifetime event raised since the last call, if any (soft limit once, then expiry).
-    pub fn poll_event(&mut self) -> Option<LifetimeEvent> {
-        self.acct.pending.take()
-    }
-
-    /// Checks the time limits at `now` (caller's clock, seconds).
-    pub fn tick(&mut self, now: u64) -> Option<LifetimeEvent> {
-        self.acct.lifetime.tick(now)
     }
 
     pub fn spi(&self) -> u32 {
@@ -416,28 +443,6 @@ impl Inbound {
             transform,
             acct: Accounting::new(),
         }
-    }
-
-    /// Sets the mode (for the byte counters) and the lifetime limits.
-    pub fn with(mut self, mode: Mode, lifetime: Lifetime) -> Self {
-        self.acct.mode = mode;
-        self.acct.lifetime = lifetime;
-        self
-    }
-
-    /// This SA's counters.
-    pub fn counters(&self) -> &Counters {
-        &self.acct.counters
-    }
-
-    /// The lifetime event raised since the last call, if any.
-    pub fn poll_event(&mut self) -> Option<LifetimeEvent> {
-        self.acct.pending.take()
-    }
-
-    /// Checks the time limits at `now` (caller's clock, seconds).
-    pub fn tick(&mut self, now: u64) -> Option<LifetimeEvent> {
-        self.acct.lifetime.tick(now)
     }
 
     pub fn spi(&self) -> u32 {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::counters::Counters;
-use crate::sa::{Inbound, Outbound};
+use crate::sa::{Accounted, Inbound, Outbound};
 
 /// How an inbound packet names its SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 
 use crypto::registry::{self, encr, integ};
 use esp::replay::{ReplayError, ReplayWindow};
-use esp::{EspError, Inbound, Outbound, Transform};
+use esp::{Accounted, EspError, Inbound, Outbound, Transform};
 use proptest::prelude::*;
 
 /// (encryption, key bits, integrity)
