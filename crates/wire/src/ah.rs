@@ -65,13 +65,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 have: b.len(),
             });
         }
-        let spi = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-        if spi < 256 {
-            return Err(WireError::BadValue {
-                what: "ah spi",
-                value: u64::from(spi),
-            });
-        }
+        crate::esp::check_spi(u32::from_be_bytes([b[4], b[5], b[6], b[7]]), "ah spi")?;
         Ok(Self { buf })
     }
 

@@ -35,13 +35,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 have: b.len(),
             });
         }
-        let spi = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if spi < 256 {
-            return Err(WireError::BadValue {
-                what: "esp spi",
-                value: u64::from(spi),
-            });
-        }
+        check_spi(u32::from_be_bytes([b[0], b[1], b[2], b[3]]), "esp spi")?;
         Ok(Self { buf })
     }
 
@@ -87,6 +81,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn body_mut(&mut self) -> &mut [u8] {
         &mut self.buf.as_mut()[HEADER_LEN..]
     }
+}
+
+/// Refuses SPI 0 (never valid) and 1-255 (reserved by IANA): RFC 4303 §2.1 and RFC 4302
+/// §2.4 give ESP and AH the same rule.
+pub(crate) fn check_spi(spi: u32, what: &'static str) -> Result<()> {
+    if spi < 256 {
+        return Err(WireError::BadValue {
+            what,
+            value: u64::from(spi),
+        });
+    }
+    Ok(())
 }
 
 /// The decrypted trailer, read from the end of a plaintext that ends with it.
