@@ -26,6 +26,9 @@ pub enum ReplayError {
     /// ESN inference would go below zero: the packet predates the SA.
     #[error("extended sequence number underflow")]
     Underflow,
+    /// ESN inference would go past 2^64 - 1, which no sender may use (RFC 4303 §3.3.3).
+    #[error("extended sequence number overflow")]
+    Overflow,
     /// The window size is not a positive multiple of 64 up to 65536.
     #[error("bad replay window size {0}")]
     BadSize(u32),
@@ -91,7 +94,13 @@ impl ReplayWindow {
         let sl = u64::from(seq_low);
         let seqh = if tl >= w - 1 {
             // Case A: the window lies within one 2^32 subspace.
-            if sl >= tl - (w - 1) { th } else { th + 1 }
+            if sl >= tl - (w - 1) {
+                th
+            } else if th == 0xffff_ffff {
+                return Err(ReplayError::Overflow);
+            } else {
+                th + 1
+            }
         } else {
             // Case B: the window spans the previous subspace's end.
             let low_edge = (tl + (1 << 32) - (w - 1)) & 0xffff_ffff;
@@ -117,7 +126,8 @@ impl ReplayWindow {
         if seq > self.top {
             return Ok(());
         }
-        if seq + self.size <= self.top {
+        // seq <= top here, so the difference cannot underflow (seq + size could overflow).
+        if self.top - seq >= self.size {
             return Err(ReplayError::TooOld(seq));
         }
         let (i, m) = self.bit(seq);
@@ -154,6 +164,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn the_top_of_the_esn_space_neither_wraps_nor_panics() {
+        let mut w = ReplayWindow::new(1024, true).unwrap();
+        w.accept(u64::MAX - 16).unwrap();
+        assert_eq!(w.infer(0xffff_ffff), Ok(u64::MAX));
+        assert_eq!(w.infer(5), Err(ReplayError::Overflow));
+        assert_eq!(w.check(3), Err(ReplayError::TooOld(3)));
+        w.accept(u64::MAX).unwrap();
+        assert_eq!(w.check(u64::MAX), Err(ReplayError::Duplicate(u64::MAX)));
+        assert_eq!(w.check(u64::MAX - 1024), Err(ReplayError::TooOld(u64::MAX - 1024)));
+        assert_eq!(w.check(u64::MAX - 1023), Ok(()));
+    }
 
     #[test]
     fn duplicates_old_and_edges() {

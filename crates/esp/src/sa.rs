@@ -468,8 +468,13 @@ impl Inbound {
     }
 
     fn open_inner(&mut self, packet: &mut [u8]) -> Result<Opened, EspError> {
-        let view = wesp::Packet::new_checked(&packet[..])
-            .map_err(|_| EspError::Truncated("esp header"))?;
+        let view = wesp::Packet::new_checked(&packet[..]).map_err(|e| match e {
+            wire::WireError::Truncated { .. } => EspError::Truncated("esp header"),
+            // SPI 0..=255 are reserved (RFC 4303 §2.1) and name no SA.
+            _ => EspError::WrongSpi(u32::from_be_bytes([
+                packet[0], packet[1], packet[2], packet[3],
+            ])),
+        })?;
         if view.spi() != self.spi {
             return Err(EspError::WrongSpi(view.spi()));
         }
