@@ -18,6 +18,7 @@ use wire::{ip, ipv4, ipv6};
 use crate::error::EspError;
 use crate::framing::{Outer, Received};
 use crate::replay::ReplayWindow;
+use crate::sa::{Accounted, Accounting};
 
 /// Largest IP header prefix AH covers here (IPv6 with extension headers before AH).
 const MAX_PREFIX: usize = 512;
@@ -72,21 +73,18 @@ fn zeroed_prefix(hdr: &[u8], out: &mut [u8; MAX_PREFIX]) -> Result<usize, EspErr
             out[7] = 0; // hop limit
             let w = ipv6::walk(hdr[6], &hdr[ipv6::HEADER_LEN..]).map_err(malformed)?;
             if w.routing_at.is_some() {
-                return Err(EspError::Truncated("ipv6 routing header with ah"));
+                return Err(EspError::Refused("ipv6 routing header under ah"));
             }
             for a in &w.options[..w.options_count] {
                 let (s, e) = (ipv6::HEADER_LEN + a.start, ipv6::HEADER_LEN + a.end);
                 let area = &mut out[s..e.min(n)];
-                let mut zero = Vec::new();
-                ipv6::for_each_option(area, |ds, de, t| {
+                // Walk the original, zero the copy: no scratch list per packet.
+                ipv6::for_each_option(&hdr[s..e.min(n)], |ds, de, t| {
                     if t & 0x20 != 0 {
-                        zero.push(ds..de);
+                        area[ds..de].fill(0);
                     }
                 })
                 .map_err(malformed)?;
-                for r in zero {
-                    area[r].fill(0);
-                }
             }
         }
     }
@@ -114,6 +112,7 @@ pub struct AhOutbound {
     next_seq: u64,
     esn: bool,
     keys: Keys,
+    acct: Accounting,
 }
 
 /// Receiving side of an AH SA.
@@ -121,6 +120,43 @@ pub struct AhInbound {
     spi: u32,
     replay: ReplayWindow,
     keys: Keys,
+    acct: Accounting,
+}
+
+impl core::fmt::Debug for AhOutbound {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AhOutbound")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for AhInbound {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AhInbound")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("replay_top", &self.replay.top())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounted for AhOutbound {
+    fn accounting(&self) -> &Accounting {
+        &self.acct
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        &mut self.acct
+    }
+}
+
+impl Accounted for AhInbound {
+    fn accounting(&self) -> &Accounting {
+        &self.acct
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        &mut self.acct
+    }
 }
 
 impl AhOutbound {
@@ -130,6 +166,7 @@ impl AhOutbound {
             next_seq: 1,
             esn,
             keys: Keys::new(alg, key)?,
+            acct: Accounting::new(),
         })
     }
 
@@ -156,7 +193,7 @@ impl AhOutbound {
         rest: &[u8],
         carrier: Carrier,
         out: &mut [u8],
-    ) -> Result<usize, EspError> {
+    ) -> Result<(usize, usize), EspError> {
         let seq = self.next()?;
         let ah_len = wah::header_len(self.keys.icv_len, carrier);
         let total = prefix.len() + ah_len + rest.len();
@@ -196,11 +233,26 @@ impl AhOutbound {
             &mut icv[..self.keys.icv_len],
         )?;
         icv_field[..self.keys.icv_len].copy_from_slice(&icv[..self.keys.icv_len]);
-        Ok(total)
+        Ok((total, rest.len()))
+    }
+
+    pub fn spi(&self) -> u32 {
+        self.spi
     }
 
     /// Transport mode: inserts AH after the IPv4 header or the IPv6 extension headers.
     pub fn seal_transport(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
+        self.acct.admit()?;
+        let r = self.seal_transport_inner(packet, out);
+        self.acct.settle(r, false, true)
+    }
+
+    /// The packet's length and the payload bytes AH protected.
+    fn seal_transport_inner(
+        &mut self,
+        packet: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, usize), EspError> {
         match ip::version(packet).map_err(malformed)? {
             ip::IpVersion::V4 => {
                 let p = ipv4::Packet::new_checked(packet).map_err(malformed)?;
@@ -216,10 +268,11 @@ impl AhOutbound {
                         u16::try_from(total).map_err(|_| EspError::Truncated("ipv4 too long"))?,
                     );
                 }
-                let n = self.emit(&hdr[..hl], p.protocol(), p.payload(), Carrier::V4, out)?;
+                let (n, len) =
+                    self.emit(&hdr[..hl], p.protocol(), p.payload(), Carrier::V4, out)?;
                 let mut h = ipv4::Packet::new_unchecked(&mut out[..n]);
                 h.fill_checksum();
-                Ok(n)
+                Ok((n, len))
             }
             ip::IpVersion::V6 => {
                 let p = ipv6::Packet::new_checked(packet).map_err(malformed)?;
@@ -259,6 +312,17 @@ impl AhOutbound {
         outer: Outer,
         out: &mut [u8],
     ) -> Result<usize, EspError> {
+        self.acct.admit()?;
+        let r = self.seal_tunnel_inner(inner, outer, out);
+        self.acct.settle(r, false, true)
+    }
+
+    fn seal_tunnel_inner(
+        &mut self,
+        inner: &[u8],
+        outer: Outer,
+        out: &mut [u8],
+    ) -> Result<(usize, usize), EspError> {
         let nh = match ip::version(inner).map_err(malformed)? {
             ip::IpVersion::V4 => ip::IPV4,
             ip::IpVersion::V6 => ip::IPV6,
@@ -284,11 +348,11 @@ impl AhOutbound {
                 Carrier::V6,
             ),
         };
-        let n = self.emit(&hdr[..hl], nh, inner, carrier, out)?;
+        let (n, len) = self.emit(&hdr[..hl], nh, inner, carrier, out)?;
         if carrier == Carrier::V4 {
             ipv4::Packet::new_unchecked(&mut out[..n]).fill_checksum();
         }
-        Ok(n)
+        Ok((n, len))
     }
 }
 
@@ -344,12 +408,33 @@ impl AhInbound {
             spi,
             replay,
             keys: Keys::new(alg, key)?,
+            acct: Accounting::new(),
         })
+    }
+
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// The anti-replay state (for monitoring).
+    pub fn replay(&self) -> &ReplayWindow {
+        &self.replay
     }
 
     /// Verifies an AH packet in place; in transport mode removes AH and restores the
     /// header, in tunnel mode returns the inner packet's range.
     pub fn open(&mut self, packet: &mut [u8], transport: bool) -> Result<Received, EspError> {
+        self.acct.admit()?;
+        let r = self.open_inner(packet, transport);
+        self.acct.settle(r, false, true)
+    }
+
+    /// The opened packet and the payload bytes AH protected.
+    fn open_inner(
+        &mut self,
+        packet: &mut [u8],
+        transport: bool,
+    ) -> Result<(Received, usize), EspError> {
         let (hl, total, carrier) = match ip::version(packet).map_err(malformed)? {
             ip::IpVersion::V4 => {
                 let p = ipv4::Packet::new_checked(&packet[..]).map_err(malformed)?;
@@ -398,11 +483,13 @@ impl AhInbound {
             )
             .map_err(|_| EspError::BadIcv)?;
         self.replay.accept(seq)?;
+        let protected = total - hl - ah_len;
         if !transport {
-            return Ok(Received::Packet {
+            let p = Received::Packet {
                 range: hl + ah_len..total,
                 seq,
-            });
+            };
+            return Ok((p, protected));
         }
         // Transport: close the gap AH leaves and restore the header fields.
         packet.copy_within(0..hl, ah_len);
@@ -424,9 +511,10 @@ impl AhInbound {
                 pkt[4..6].copy_from_slice(&((len - ipv6::HEADER_LEN) as u16).to_be_bytes());
             }
         }
-        Ok(Received::Packet {
+        let p = Received::Packet {
             range: ah_len..total,
             seq,
-        })
+        };
+        Ok((p, protected))
     }
 }

@@ -38,6 +38,8 @@ impl Counters {
             EspError::Truncated(_)
             | EspError::NotEsp(_)
             | EspError::WrongSpi(_)
+            | EspError::BadInner(_)
+            | EspError::Refused(_)
             | EspError::BufferTooSmall { .. }
             | EspError::Crypto(_) => self.malformed += 1,
         }

@@ -26,6 +26,13 @@ pub enum EspError {
     /// decrypted").
     #[error("bad padding or length")]
     BadPadding,
+    /// A tunnel's decrypted payload is not a whole IP packet.
+    #[error("bad inner packet: {0}")]
+    BadInner(&'static str),
+    /// Well formed, but something this implementation declines to process rather than
+    /// guess at (an IPv6 routing header under AH, whose final layout it would predict).
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// The output buffer cannot hold the result.
     #[error("buffer too small: need {need}, have {have}")]
     BufferTooSmall { need: usize, have: usize },

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wire::{checksum, ip, ipv4, ipv6, natt, udp};
 
 use crate::error::EspError;
-use crate::sa::{Inbound, Opened, Outbound};
+use crate::sa::{Accounted, Inbound, Opened, Outbound};
 
 /// Outer addresses of a tunnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,8 +265,11 @@ pub fn open(sa: &mut Inbound, packet: &mut [u8], transport: bool) -> Result<Rece
     let start = esp_at + opened.payload.start;
     let end = esp_at + opened.payload.end;
     if !transport {
+        // Authenticated and decrypted, yet not deliverable: still a counted drop.
+        let len = inner_len(&packet[start..end], opened.next_header)
+            .map_err(|e| sa.accounting_mut().fail(e))?;
         return Ok(Received::Packet {
-            range: start..end,
+            range: start..start + len,
             seq: opened.seq,
         });
     }
@@ -298,6 +301,25 @@ pub fn open(sa: &mut Inbound, packet: &mut [u8], transport: bool) -> Result<Rece
         range: new_start..end,
         seq: opened.seq,
     })
+}
+
+/// The length of a tunnel's inner packet as its own header gives it: anything after it is
+/// TFC padding (RFC 4303 §2.7). A next header that is not IP, or an inner header that
+/// claims more bytes than were carried, is malformed.
+fn inner_len(inner: &[u8], next_header: u8) -> Result<usize, EspError> {
+    let len = match next_header {
+        ip::IPV4 => ipv4::Packet::new_checked(inner)
+            .map_err(|_| EspError::BadInner("inner ipv4 header"))?
+            .total_len(),
+        ip::IPV6 => ipv6::Packet::new_checked(inner)
+            .map_err(|_| EspError::BadInner("inner ipv6 header"))?
+            .total_len(),
+        _ => return Err(EspError::BadInner("tunnel payload is not ip")),
+    };
+    if len > inner.len() {
+        return Err(EspError::BadInner("inner length beyond the payload"));
+    }
+    Ok(len)
 }
 
 /// RFC 3948 §3.1.2: after NAT the inner TCP/UDP checksum was computed over addresses that

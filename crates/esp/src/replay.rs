@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(w.check(3), Err(ReplayError::TooOld(3)));
         w.accept(u64::MAX).unwrap();
         assert_eq!(w.check(u64::MAX), Err(ReplayError::Duplicate(u64::MAX)));
-        assert_eq!(w.check(u64::MAX - 1024), Err(ReplayError::TooOld(u64::MAX - 1024)));
+        assert_eq!(
+            w.check(u64::MAX - 1024),
+            Err(ReplayError::TooOld(u64::MAX - 1024))
+        );
         assert_eq!(w.check(u64::MAX - 1023), Ok(()));
     }
 

@@ -39,7 +39,7 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             mode: Mode::Tunnel,
             lifetime: Lifetime::unlimited(),
@@ -48,7 +48,7 @@ impl Accounting {
         }
     }
 
-    fn admit(&mut self) -> Result<(), EspError> {
+    pub(crate) fn admit(&mut self) -> Result<(), EspError> {
         if self.lifetime.admits() {
             Ok(())
         } else {
@@ -56,19 +56,36 @@ impl Accounting {
         }
     }
 
-    fn fail(&mut self, e: EspError) -> EspError {
+    /// Counts the outcome of one packet: its payload bytes when it passed, the drop reason
+    /// when it failed.
+    pub(crate) fn settle<T>(
+        &mut self,
+        r: Result<(T, usize), EspError>,
+        confidential: bool,
+        authenticated: bool,
+    ) -> Result<T, EspError> {
+        match r {
+            Ok((v, len)) => {
+                self.passed(confidential, authenticated, len);
+                Ok(v)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    pub(crate) fn fail(&mut self, e: EspError) -> EspError {
         self.counters.drop(&e);
         e
     }
 
-    fn passed(&mut self, t: &Transform, payload_len: usize) {
+    pub(crate) fn passed(&mut self, confidential: bool, authenticated: bool, payload_len: usize) {
         let n = payload_len as u64;
         let c = &mut self.counters;
         c.packets += 1;
-        if t.encryption.id != crypto::registry::encr::NULL {
+        if confidential {
             c.confidential_bytes += n;
         }
-        if t.encryption.is_aead() || t.integrity.is_some() {
+        if authenticated {
             c.authenticated_bytes += n;
         }
         match self.mode {
@@ -113,6 +130,12 @@ impl core::fmt::Debug for Transform {
 }
 
 impl Transform {
+    fn account(&self, acct: &mut Accounting, payload_len: usize) {
+        let confidential = self.encryption.id != crypto::registry::encr::NULL;
+        let authenticated = self.encryption.is_aead() || self.integrity.is_some();
+        acct.passed(confidential, authenticated, payload_len);
+    }
+
     /// Keys a transform. `encr_keymat` is the encryption keying material as the KDF gives
     /// it (key, then salt or nonce); `integ` the integrity algorithm and key, required for
     /// non-AEAD suites except NULL-with-integrity combinations being explicit.
@@ -280,6 +303,8 @@ pub struct Outbound {
     esn: bool,
     transform: Transform,
     acct: Accounting,
+    /// Tunnel payloads shorter than this are padded up to it (0: no TFC padding).
+    tfc_pad_to: usize,
 }
 
 impl Outbound {
@@ -290,6 +315,25 @@ impl Outbound {
             esn,
             transform,
             acct: Accounting::new(),
+            tfc_pad_to: 0,
+        }
+    }
+
+    /// Traffic flow confidentiality padding (RFC 4303 §2.4, §2.7): every tunnel-mode payload
+    /// (an inner IPv4/IPv6 packet, whose header gives the receiver its true length) is padded
+    /// with zeros to at least `len` bytes, hiding packet sizes from an observer. Transport
+    /// payloads are never padded this way: their length is not always recoverable. 0 turns
+    /// it off.
+    pub fn set_tfc_padding(&mut self, len: usize) {
+        self.tfc_pad_to = len;
+    }
+
+    /// Payload bytes after TFC padding.
+    fn padded_len(&self, next_header: u8, len: usize) -> usize {
+        if matches!(next_header, wire::ip::IPV4 | wire::ip::IPV6) {
+            len.max(self.tfc_pad_to)
+        } else {
+            len
         }
     }
 
@@ -308,9 +352,10 @@ impl Outbound {
         self.next_seq = self.next_seq.max(seq);
     }
 
-    /// Bytes `seal` adds to a payload of `len` bytes.
+    /// Bytes `seal` adds to a payload of `len` bytes (at most: TFC padding applies to
+    /// tunnel payloads only).
     pub fn overhead(&self, len: usize) -> usize {
-        self.transform.overhead(len)
+        self.transform.overhead(len.max(self.tfc_pad_to)) + self.tfc_pad_to.saturating_sub(len)
     }
 
     /// Writes the ESP packet carrying `payload` (with `next_header`, e.g. 4/41 for a tunnel
@@ -325,7 +370,7 @@ impl Outbound {
         self.acct.admit()?;
         match self.seal_inner(next_header, payload, out) {
             Ok(n) => {
-                self.acct.passed(&self.transform, payload.len());
+                self.transform.account(&mut self.acct, payload.len());
                 Ok(n)
             }
             Err(e) => Err(self.acct.fail(e)),
@@ -350,9 +395,10 @@ impl Outbound {
         let t = &self.transform;
         let iv_len = t.iv_len();
         let icv_len = t.icv_len();
-        let pad = wesp::pad_len(payload.len(), t.align(), 0).map_err(|_| EspError::BadPadding)?;
+        let body_len = self.padded_len(next_header, payload.len());
+        let pad = wesp::pad_len(body_len, t.align(), 0).map_err(|_| EspError::BadPadding)?;
         let ct_start = HEADER + iv_len;
-        let ct_end = ct_start + payload.len() + usize::from(pad) + wesp::TRAILER_LEN;
+        let ct_end = ct_start + body_len + usize::from(pad) + wesp::TRAILER_LEN;
         let total = ct_end + icv_len;
         if out.len() < total {
             return Err(EspError::BufferTooSmall {
@@ -363,11 +409,12 @@ impl Outbound {
         out[..4].copy_from_slice(&self.spi.to_be_bytes());
         out[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
         out[ct_start..ct_start + payload.len()].copy_from_slice(payload);
+        out[ct_start + payload.len()..ct_start + body_len].fill(0);
         wesp::Trailer {
             pad_len: pad,
             next_header,
         }
-        .emit(&mut out[ct_start..ct_end], payload.len())
+        .emit(&mut out[ct_start..ct_end], body_len)
         .map_err(|_| EspError::BadPadding)?;
         let (head, rest) = out.split_at_mut(ct_start);
         t.make_iv(self.spi, seq, &mut head[HEADER..])?;
@@ -460,7 +507,7 @@ impl Inbound {
         self.acct.admit()?;
         match self.open_inner(packet) {
             Ok(o) => {
-                self.acct.passed(&self.transform, o.payload.len());
+                self.transform.account(&mut self.acct, o.payload.len());
                 Ok(o)
             }
             Err(e) => Err(self.acct.fail(e)),

@@ -13,8 +13,11 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::ah::{AhInbound, AhOutbound};
 use crate::counters::Counters;
-use crate::sa::{Accounted, Inbound, Outbound};
+use crate::error::EspError;
+use crate::framing::{self, Received};
+use crate::sa::{Accounted, Accounting, Inbound, Outbound};
 
 /// How an inbound packet names its SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +26,117 @@ pub struct InboundKey {
     /// 50 for ESP, 51 for AH.
     pub protocol: u8,
     pub dst: IpAddr,
+}
+
+/// An inbound SA of either protocol.
+#[derive(Debug)]
+pub enum InboundSa {
+    Esp(Inbound),
+    Ah(AhInbound),
+}
+
+/// An outbound SA of either protocol. An ESP+AH bundle is two of these, applied ESP first.
+#[derive(Debug)]
+pub enum OutboundSa {
+    Esp(Outbound),
+    Ah(AhOutbound),
+}
+
+impl InboundSa {
+    pub fn spi(&self) -> u32 {
+        match self {
+            Self::Esp(sa) => sa.spi(),
+            Self::Ah(sa) => sa.spi(),
+        }
+    }
+
+    /// The IP protocol number the SA is found under (50 or 51).
+    pub fn protocol(&self) -> u8 {
+        match self {
+            Self::Esp(_) => wire::ip::ESP,
+            Self::Ah(_) => wire::ip::AH,
+        }
+    }
+
+    /// The database key of this SA for packets addressed to `dst`.
+    pub fn key(&self, dst: IpAddr) -> InboundKey {
+        InboundKey {
+            spi: self.spi(),
+            protocol: self.protocol(),
+            dst,
+        }
+    }
+
+    /// Opens a received IP packet in place (raw ESP, ESP-in-UDP or AH).
+    pub fn open(&mut self, packet: &mut [u8], transport: bool) -> Result<Received, EspError> {
+        match self {
+            Self::Esp(sa) => framing::open(sa, packet, transport),
+            Self::Ah(sa) => sa.open(packet, transport),
+        }
+    }
+}
+
+impl OutboundSa {
+    pub fn spi(&self) -> u32 {
+        match self {
+            Self::Esp(sa) => sa.spi(),
+            Self::Ah(sa) => sa.spi(),
+        }
+    }
+}
+
+impl Accounted for InboundSa {
+    fn accounting(&self) -> &Accounting {
+        match self {
+            Self::Esp(sa) => sa.accounting(),
+            Self::Ah(sa) => sa.accounting(),
+        }
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        match self {
+            Self::Esp(sa) => sa.accounting_mut(),
+            Self::Ah(sa) => sa.accounting_mut(),
+        }
+    }
+}
+
+impl Accounted for OutboundSa {
+    fn accounting(&self) -> &Accounting {
+        match self {
+            Self::Esp(sa) => sa.accounting(),
+            Self::Ah(sa) => sa.accounting(),
+        }
+    }
+    fn accounting_mut(&mut self) -> &mut Accounting {
+        match self {
+            Self::Esp(sa) => sa.accounting_mut(),
+            Self::Ah(sa) => sa.accounting_mut(),
+        }
+    }
+}
+
+impl From<Inbound> for InboundSa {
+    fn from(sa: Inbound) -> Self {
+        Self::Esp(sa)
+    }
+}
+
+impl From<AhInbound> for InboundSa {
+    fn from(sa: AhInbound) -> Self {
+        Self::Ah(sa)
+    }
+}
+
+impl From<Outbound> for OutboundSa {
+    fn from(sa: Outbound) -> Self {
+        Self::Esp(sa)
+    }
+}
+
+impl From<AhOutbound> for OutboundSa {
+    fn from(sa: AhOutbound) -> Self {
+        Self::Ah(sa)
+    }
 }
 
 /// The handle policy holds for an outbound SA (assigned by the IKE side).
@@ -34,8 +148,8 @@ pub type Shared<T> = Arc<Mutex<T>>;
 /// The SA database.
 #[derive(Default)]
 pub struct Sad {
-    inbound: ArcSwap<HashMap<InboundKey, Shared<Inbound>>>,
-    outbound: ArcSwap<HashMap<OutboundId, Shared<Outbound>>>,
+    inbound: ArcSwap<HashMap<InboundKey, Shared<InboundSa>>>,
+    outbound: ArcSwap<HashMap<OutboundId, Shared<OutboundSa>>>,
     /// Serializes writers; readers never take it.
     write: Mutex<()>,
     /// Inbound packets whose SPI matched no SA ("bad SPI packets").
@@ -60,9 +174,12 @@ impl Sad {
         map.store(Arc::new(next));
     }
 
-    /// Installs (or replaces) an inbound SA. Make-before-break: install the new inbound SA
-    /// before the old one is deleted.
-    pub fn install_inbound(&self, key: InboundKey, sa: Inbound) -> Shared<Inbound> {
+    /// Installs (or replaces) an inbound SA for packets to `dst`, under the key its SPI and
+    /// protocol give it. Make-before-break: install the new inbound SA before the old one
+    /// is deleted.
+    pub fn install_inbound(&self, dst: IpAddr, sa: impl Into<InboundSa>) -> Shared<InboundSa> {
+        let sa = sa.into();
+        let key = sa.key(dst);
         let shared = Arc::new(Mutex::new(sa));
         let s = shared.clone();
         let mut old = None;
@@ -74,8 +191,12 @@ impl Sad {
     }
 
     /// Installs (or replaces) an outbound SA under its policy handle.
-    pub fn install_outbound(&self, id: OutboundId, sa: Outbound) -> Shared<Outbound> {
-        let shared = Arc::new(Mutex::new(sa));
+    pub fn install_outbound(
+        &self,
+        id: OutboundId,
+        sa: impl Into<OutboundSa>,
+    ) -> Shared<OutboundSa> {
+        let shared = Arc::new(Mutex::new(sa.into()));
         let s = shared.clone();
         let mut old = None;
         self.edit(&self.outbound, |m| old = m.insert(id, s));
@@ -86,7 +207,7 @@ impl Sad {
     }
 
     /// Finds the inbound SA for a packet, or counts a bad SPI.
-    pub fn lookup_inbound(&self, key: &InboundKey) -> Option<Shared<Inbound>> {
+    pub fn lookup_inbound(&self, key: &InboundKey) -> Option<Shared<InboundSa>> {
         let found = self.inbound.load().get(key).cloned();
         if found.is_none() {
             self.bad_spi.fetch_add(1, Ordering::Relaxed);
@@ -94,7 +215,7 @@ impl Sad {
         found
     }
 
-    pub fn lookup_outbound(&self, id: OutboundId) -> Option<Shared<Outbound>> {
+    pub fn lookup_outbound(&self, id: OutboundId) -> Option<Shared<OutboundSa>> {
         self.outbound.load().get(&id).cloned()
     }
 

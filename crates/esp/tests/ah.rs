@@ -190,3 +190,88 @@ fn hostile_ah_input() {
     .unwrap();
     assert!(rx.open(&mut p, true).is_err());
 }
+
+#[test]
+fn ah_lifetimes_and_counters() {
+    use esp::Accounted;
+    use esp::lifetime::{Lifetime, LifetimeEvent, Limits};
+    let (tx, rx) = ah_pair(integ::HMAC_SHA2_256_128, false);
+    let soft = Limits {
+        packets: Some(2),
+        ..Limits::default()
+    };
+    let hard = Limits {
+        packets: Some(3),
+        ..Limits::default()
+    };
+    let mut tx = tx.with(esp::Mode::Transport, Lifetime::new(soft, hard, 0));
+    let mut rx = rx.with(esp::Mode::Transport, Lifetime::unlimited());
+    let original = datagram(false, false, b"counted");
+    let mut buf = vec![0u8; 256];
+    for i in 1..=3 {
+        let n = tx.seal_transport(&original, &mut buf).unwrap();
+        assert!(matches!(
+            rx.open(&mut buf[..n], true),
+            Ok(Received::Packet { .. })
+        ));
+        let ev = tx.poll_event();
+        match i {
+            2 => assert_eq!(ev, Some(LifetimeEvent::RekeyNeeded)),
+            3 => assert_eq!(ev, Some(LifetimeEvent::Expired)),
+            _ => assert_eq!(ev, None),
+        }
+    }
+    assert_eq!(
+        tx.seal_transport(&original, &mut buf),
+        Err(EspError::Expired)
+    );
+    let c = *rx.counters();
+    let l4 = (original.len() - 20) as u64;
+    assert_eq!(
+        (c.packets, c.authenticated_bytes, c.transport_bytes),
+        (3, 3 * l4, 3 * l4)
+    );
+    assert_eq!(c.confidential_bytes, 0);
+    assert_eq!(tx.counters().expired, 1);
+    // Time limits too, on the caller's clock.
+    let (tx2, _) = ah_pair(integ::HMAC_SHA1_96, false);
+    let hard = Limits {
+        seconds: Some(60),
+        ..Limits::default()
+    };
+    let mut tx2 = tx2.with(
+        esp::Mode::Tunnel,
+        Lifetime::new(Limits::default(), hard, 100),
+    );
+    assert_eq!(tx2.tick(159), None);
+    assert_eq!(tx2.tick(160), Some(LifetimeEvent::Expired));
+    assert_eq!(
+        tx2.seal_tunnel(
+            &original,
+            Outer::V4(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)),
+            &mut buf
+        ),
+        Err(EspError::Expired)
+    );
+}
+
+#[test]
+fn ipv6_routing_header_under_ah_is_refused_not_guessed() {
+    let (mut tx, mut rx) = ah_pair(integ::HMAC_SHA2_256_128, false);
+    let mut p = datagram(true, false, b"routed");
+    // Insert a type-0-free routing header (type 2, one segment left) before UDP.
+    let rh = [ip::UDP, 2, 2, 1, 0, 0, 0, 0];
+    let mut rh_full = rh.to_vec();
+    rh_full.extend_from_slice(&[0u8; 16]);
+    p[6] = ip::IPV6_ROUTE;
+    let plen = u16::from_be_bytes([p[4], p[5]]) + rh_full.len() as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p.splice(40..40, rh_full);
+    let mut buf = vec![0u8; 512];
+    let err = tx.seal_transport(&p, &mut buf).unwrap_err();
+    assert!(matches!(err, EspError::Refused(_)), "{err:?}");
+    // And a received one (sealed by a peer without the check) is a counted drop.
+    let mut q = p.clone();
+    q[6] = ip::AH;
+    assert!(rx.open(&mut q, true).is_err());
+}

@@ -230,3 +230,61 @@ fn keepalives_dummies_and_garbage() {
     assert!(open(&mut rx, &mut lying, false).is_err());
     assert!(open(&mut rx, &mut [], true).is_err());
 }
+
+#[test]
+fn tfc_padding_hides_sizes_and_the_receiver_strips_it() {
+    let outer = Outer::V4(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+    for gcm in [true, false] {
+        let (mut tx, mut rx) = sa_pair(gcm);
+        tx.set_tfc_padding(1000);
+        let mut sizes = Vec::new();
+        for (i, len) in [0usize, 17, 300, 900].into_iter().enumerate() {
+            let inner = datagram(i % 2 == 1, false, &vec![0x5a; len]);
+            let mut buf = vec![0u8; 1200];
+            let n = seal_tunnel(&mut tx, &inner, outer, None, &mut buf).unwrap();
+            sizes.push(n);
+            match open(&mut rx, &mut buf[..n], false).unwrap() {
+                Received::Packet { range, .. } => assert_eq!(&buf[range], &inner[..]),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Every packet on the wire has the same size, whatever it carried.
+        assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
+        // Larger than the TFC size: sent as it is, still opened whole.
+        let inner = datagram(false, false, &[1u8; 1100]);
+        let mut buf = vec![0u8; 1400];
+        let n = seal_tunnel(&mut tx, &inner, outer, None, &mut buf).unwrap();
+        assert!(n > sizes[0]);
+        match open(&mut rx, &mut buf[..n], false).unwrap() {
+            Received::Packet { range, .. } => assert_eq!(&buf[range], &inner[..]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_tunnel_payload_that_is_not_a_whole_ip_packet_is_dropped() {
+    let (mut tx, mut rx) = sa_pair(true);
+    let mut buf = vec![0u8; 256];
+    // Claims IPv4 (next header 4) but carries garbage.
+    let n = tx
+        .seal(ip::IPV4, &[0x45, 0, 0xff, 0xff], &mut buf[28..])
+        .unwrap();
+    let mut pkt = vec![0u8; 20];
+    ipv4::Repr {
+        src: Ipv4Addr::new(192, 0, 2, 1),
+        dst: Ipv4Addr::new(192, 0, 2, 2),
+        protocol: ip::ESP,
+        payload_len: n,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 0,
+        dont_frag: false,
+    }
+    .emit(&mut pkt)
+    .unwrap();
+    pkt.extend_from_slice(&buf[28..28 + n]);
+    let err = open(&mut rx, &mut pkt, false).unwrap_err();
+    assert!(matches!(err, esp::EspError::BadInner(_)), "{err:?}");
+    assert_eq!(esp::Accounted::counters(&rx).malformed, 1);
+}

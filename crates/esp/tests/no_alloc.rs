@@ -85,3 +85,82 @@ fn seal_and_open_do_not_allocate() {
         "3DES + MD5"
     );
 }
+
+/// IPv6 with a hop-by-hop header holding a mutable option (the case AH must zero), over UDP.
+fn v6_hbh_datagram(payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    let l4_len = 8 + payload.len();
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&((8 + l4_len) as u16).to_be_bytes());
+    p[6] = wire::ip::HOPOPT;
+    p[7] = 64;
+    p[8..24].copy_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    p[24..40].copy_from_slice(
+        &"2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    p.extend_from_slice(&[wire::ip::UDP, 0, 0x3e, 4, 9, 9, 9, 9]);
+    p.extend_from_slice(&1u16.to_be_bytes());
+    p.extend_from_slice(&2u16.to_be_bytes());
+    p.extend_from_slice(&(l4_len as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn whole_packet_paths_do_not_allocate() {
+    use esp::ah::{AhInbound, AhOutbound};
+    use esp::framing::{Outer, Received, open, seal_tunnel};
+
+    let inner = v6_hbh_datagram(&[0x77u8; 1200]);
+    let mut buf = vec![0u8; 2048];
+    // AH transport over IPv6 with a mutable option to zero.
+    let alg = registry::integrity(integ::HMAC_SHA2_256_128).unwrap();
+    let key = [0x55u8; 32];
+    let mut ah_tx = AhOutbound::new(0x4000, false, alg, &key).unwrap();
+    let mut ah_rx =
+        AhInbound::new(0x4000, ReplayWindow::new(1024, false).unwrap(), alg, &key).unwrap();
+    let n = ah_tx.seal_transport(&inner, &mut buf).unwrap();
+    ah_rx.open(&mut buf[..n], true).unwrap();
+    let ah = allocations(|| {
+        for _ in 0..500 {
+            let n = ah_tx.seal_transport(&inner, &mut buf).unwrap();
+            assert!(matches!(
+                ah_rx.open(&mut buf[..n], true),
+                Ok(Received::Packet { .. })
+            ));
+        }
+    });
+    assert_eq!(ah, 0, "AH transport, IPv6 with options");
+
+    // ESP tunnel, IPv6 inner in IPv4 outer, UDP-encapsulated.
+    let e = registry::encryption(encr::AES_GCM_16, Some(128)).unwrap();
+    let k = vec![0x33u8; e.keymat_len];
+    let mut tx = Outbound::new(0x3001, false, Transform::new(e, &k, None).unwrap());
+    let mut rx = Inbound::new(
+        0x3001,
+        ReplayWindow::new(1024, false).unwrap(),
+        Transform::new(e, &k, None).unwrap(),
+    );
+    let outer = Outer::V4([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    let n = seal_tunnel(&mut tx, &inner, outer, Some((4500, 4500)), &mut buf).unwrap();
+    open(&mut rx, &mut buf[..n], false).unwrap();
+    let esp = allocations(|| {
+        for _ in 0..500 {
+            let n = seal_tunnel(&mut tx, &inner, outer, Some((4500, 4500)), &mut buf).unwrap();
+            assert!(matches!(
+                open(&mut rx, &mut buf[..n], false),
+                Ok(Received::Packet { .. })
+            ));
+        }
+    });
+    assert_eq!(esp, 0, "ESP tunnel in UDP");
+}
