@@ -1,8 +1,9 @@
 //! The ESP/AH data path core (sans-IO): packets in, packets out, no sockets and no clock.
 //!
-//! Built so far: the anti-replay window ([`replay`]) and ESP seal/open of one SA's payloads
-//! for every suite in the crypto registry ([`sa`]). The SA database, tunnel/transport
-//! packet framing, AH, NAT-T, lifetimes and counters follow (issue 3).
+//! [`sa`] seals and opens ESP payloads for every suite in the crypto registry, [`framing`]
+//! whole packets (tunnel/transport, IPv4/IPv6, raw or UDP-encapsulated), [`ah`] AH;
+//! [`replay`] is the anti-replay window, [`lifetime`] and [`counters`] the per-SA limits
+//! and statistics, [`sad`] the SA database, [`keyexport`] the Wireshark key table.
 #![forbid(unsafe_code)]
 
 pub mod ah;
