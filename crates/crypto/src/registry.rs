@@ -22,6 +22,8 @@ pub mod encr {
     pub const AES_GCM_8: u16 = 18;
     pub const AES_GCM_12: u16 = 19;
     pub const AES_GCM_16: u16 = 20;
+    /// RFC 4543: AES-GMAC, integrity only (nothing encrypted) in the ESP combined-mode slot.
+    pub const NULL_AUTH_AES_GMAC: u16 = 21;
     pub const CHACHA20_POLY1305: u16 = 28;
 }
 
@@ -78,6 +80,12 @@ impl Encryption {
         self.icv_len > 0
     }
 
+    /// True for AES-GMAC (RFC 4543): a combined mode that authenticates everything and
+    /// encrypts nothing, so the whole ESP payload is associated data.
+    pub fn is_auth_only(&self) -> bool {
+        self.id == encr::NULL_AUTH_AES_GMAC
+    }
+
     /// Keys the algorithm. `keymat` is [`Self::keymat_len`] bytes: for AEAD the key
     /// followed by the salt — the salt stays with the caller (the ESP/IKE nonce is
     /// salt | IV), so only the key part is used here; for CTR the nonce is kept.
@@ -95,7 +103,7 @@ impl Encryption {
                 self.salt_len
             }];
         Ok(match self.id {
-            encr::AES_GCM_16 => Keyed::Aead(Box::new(LcAead::new(
+            encr::AES_GCM_16 | encr::NULL_AUTH_AES_GMAC => Keyed::Aead(Box::new(LcAead::new(
                 match key.len() {
                     16 => &lc_aead::AES_128_GCM,
                     32 => &lc_aead::AES_256_GCM,
@@ -172,6 +180,11 @@ pub fn encryption(id: u16, key_bits: Option<u16>) -> Result<Encryption> {
             };
             // RFC 4106 §8.1: key plus a 4-byte salt; 8-byte explicit IV.
             e("AES-GCM", b, usize::from(b) / 8, 4, 8, 4, icv, false)
+        }
+        encr::NULL_AUTH_AES_GMAC => {
+            let b = aes_bits(&[128, 192, 256])?;
+            // RFC 4543 §3.1, §7: key plus 4-byte salt, 8-byte IV, 16-byte ICV.
+            e("AES-GMAC", b, usize::from(b) / 8, 4, 8, 4, 16, false)
         }
         // RFC 7634 §2: 32-byte key plus 4-byte salt, 8-byte IV.
         encr::CHACHA20_POLY1305 => e("ChaCha20-Poly1305", fixed(256)?, 32, 4, 8, 4, 16, false),
@@ -315,6 +328,8 @@ pub mod ikev1 {
             18 => encr::AES_GCM_8,
             19 => encr::AES_GCM_12,
             20 => encr::AES_GCM_16,
+            // RFC 4543 §9: ESP_NULL_AUTH_AES_GMAC.
+            23 => encr::NULL_AUTH_AES_GMAC,
             other => {
                 return Err(CryptoError::Unsupported {
                     kind: "ikev1 esp transform",

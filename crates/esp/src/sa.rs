@@ -131,7 +131,8 @@ impl core::fmt::Debug for Transform {
 
 impl Transform {
     fn account(&self, acct: &mut Accounting, payload_len: usize) {
-        let confidential = self.encryption.id != crypto::registry::encr::NULL;
+        let confidential =
+            self.encryption.id != crypto::registry::encr::NULL && !self.encryption.is_auth_only();
         let authenticated = self.encryption.is_aead() || self.integrity.is_some();
         acct.passed(confidential, authenticated, payload_len);
     }
@@ -416,9 +417,25 @@ impl Outbound {
         }
         .emit(&mut out[ct_start..ct_end], body_len)
         .map_err(|_| EspError::BadPadding)?;
+        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
+        if let Engine::Aead(a) = &t.engine
+            && t.encryption.is_auth_only()
+        {
+            t.make_iv(self.spi, seq, &mut out[HEADER..ct_start])?;
+            let nonce = t.nonce(&out[HEADER..ct_start]);
+            let mut tag = [0u8; GMAC_ICV];
+            gmac(
+                &mut out[..total],
+                ct_end,
+                self.esn.then_some(seq_hi),
+                |aad| a.seal(&nonce, aad, &mut [], &mut tag),
+            )?;
+            out[ct_end..total].copy_from_slice(&tag);
+            self.next_seq = seq.wrapping_add(1);
+            return Ok(total);
+        }
         let (head, rest) = out.split_at_mut(ct_start);
         t.make_iv(self.spi, seq, &mut head[HEADER..])?;
-        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
         let (ct, tail) = rest.split_at_mut(ct_end - ct_start);
         let icv = &mut tail[..icv_len];
         match &t.engine {
@@ -438,6 +455,32 @@ impl Outbound {
         }
         self.next_seq = seq.wrapping_add(1);
         Ok(total)
+    }
+}
+
+/// AES-GMAC's ICV length (RFC 4543 §3.3).
+const GMAC_ICV: usize = 16;
+
+/// Runs `f` over AES-GMAC's associated data (RFC 4543 §3.2, §5): SPI | [seq high] |
+/// seq low | IV | payload and trailer, i.e. `packet[..ct_end]` with the high sequence bits
+/// spliced in after the SPI. Without ESN that is contiguous already; with ESN the bytes
+/// are shifted four places into the ICV field for the call and shifted back after, so no
+/// copy of the payload is made. The ICV field's bytes are the caller's to restore.
+fn gmac<R>(
+    packet: &mut [u8],
+    ct_end: usize,
+    seq_hi: Option<[u8; 4]>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    match seq_hi {
+        None => f(&packet[..ct_end]),
+        Some(hi) => {
+            packet.copy_within(4..ct_end, 8);
+            packet[4..8].copy_from_slice(&hi);
+            let r = f(&packet[..ct_end + 4]);
+            packet.copy_within(8..ct_end + 4, 4);
+            r
+        }
     }
 }
 
@@ -539,9 +582,21 @@ impl Inbound {
             return Err(EspError::BadPadding);
         }
         let seq_hi = ((seq >> 32) as u32).to_be_bytes();
+        if let Engine::Aead(a) = &t.engine
+            && t.encryption.is_auth_only()
+        {
+            let nonce = t.nonce(&packet[HEADER..ct_start]);
+            let mut tag = [0u8; GMAC_ICV];
+            tag.copy_from_slice(&packet[ct_end..]);
+            let hi = self.replay_esn().then_some(seq_hi);
+            gmac(packet, ct_end, hi, |aad| a.open(&nonce, aad, &mut [], &tag))
+                .map_err(|_| EspError::BadIcv)?;
+            packet[ct_end..].copy_from_slice(&tag);
+        }
         let (head, rest) = packet.split_at_mut(ct_start);
         let (ct, icv) = rest.split_at_mut(ct_end - ct_start);
         match &t.engine {
+            Engine::Aead(_) if t.encryption.is_auth_only() => {} // verified above
             Engine::Aead(a) => {
                 let nonce = t.nonce(&head[HEADER..]);
                 let mut aad = [0u8; 12];

@@ -19,6 +19,10 @@ const SUITES: &[(u16, Option<u16>, Option<u16>)] = &[
     (encr::TRIPLE_DES, None, Some(integ::HMAC_SHA1_96)),
     (encr::DES, None, Some(integ::HMAC_MD5_96)),
     (encr::NULL, None, Some(integ::HMAC_SHA2_384_192)),
+    (encr::NULL_AUTH_AES_GMAC, Some(128), None),
+    (encr::NULL_AUTH_AES_GMAC, Some(192), None),
+    (encr::NULL_AUTH_AES_GMAC, Some(256), None),
+    // Encryption without integrity must stay last (the tamper test skips it).
     (encr::AES_CBC, Some(192), None),
 ];
 
