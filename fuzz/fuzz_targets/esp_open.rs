@@ -1,5 +1,5 @@
 #![no_main]
-//! Hostile inbound packets against live SAs (ESP AES-GCM and AES-CBC/HMAC, AH): whatever arrives,
+//! Hostile inbound packets against live SAs (ESP AES-GCM, AES-CBC/HMAC and AES-GMAC with ESN, AH): whatever arrives,
 //! raw ESP or UDP-encapsulated, tunnel or transport, is a counted drop or a packet, never
 //! a panic. A forged packet can never be accepted (it carries no valid ICV).
 use esp::framing::{open, Received};
@@ -33,6 +33,12 @@ fuzz_target!(|data: &[u8]| {
         let mut raw = data.to_vec();
         assert!(rx.open(&mut raw).is_err());
     }
+    // AES-GMAC with ESN: the path that shifts the packet in place to splice in the high bits.
+    let e = crypto::registry::encryption(crypto::registry::encr::NULL_AUTH_AES_GMAC, Some(128)).unwrap();
+    let t = Transform::new(e, &[0x42u8; 20], None).unwrap();
+    let mut gmac = Inbound::new(0x1000, ReplayWindow::new(64, true).unwrap(), t);
+    let mut raw = data.to_vec();
+    assert!(gmac.open(&mut raw).is_err(), "a forged GMAC packet verified");
     let alg = crypto::registry::integrity(crypto::registry::integ::HMAC_SHA2_256_128).unwrap();
     let mut ah = esp::ah::AhInbound::new(0x1000, ReplayWindow::new(64, false).unwrap(), alg, &[7u8; 32]).unwrap();
     for transport in [false, true] {
