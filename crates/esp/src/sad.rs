@@ -145,10 +145,26 @@ pub type OutboundId = u64;
 /// A shared, lockable SA.
 pub type Shared<T> = Arc<Mutex<T>>;
 
-/// The SA database.
-#[derive(Default)]
-pub struct Sad {
-    inbound: ArcSwap<HashMap<InboundKey, Shared<InboundSa>>>,
+/// An inbound SA with what the caller keeps beside it (e.g. the daemon's mode and traffic
+/// selectors), found in one lookup.
+#[derive(Debug)]
+pub struct InboundEntry<T> {
+    pub sa: Shared<InboundSa>,
+    pub tag: T,
+}
+
+impl<T: Clone> Clone for InboundEntry<T> {
+    fn clone(&self) -> Self {
+        Self {
+            sa: self.sa.clone(),
+            tag: self.tag.clone(),
+        }
+    }
+}
+
+/// The SA database. `T` is a tag stored with each inbound SA (nothing by default).
+pub struct Sad<T = ()> {
+    inbound: ArcSwap<HashMap<InboundKey, InboundEntry<T>>>,
     outbound: ArcSwap<HashMap<OutboundId, Shared<OutboundSa>>>,
     /// Serializes writers; readers never take it.
     write: Mutex<()>,
@@ -158,9 +174,66 @@ pub struct Sad {
     retired: Mutex<Counters>,
 }
 
-impl Sad {
+impl Default for Sad<()> {
+    fn default() -> Self {
+        Self::tagged()
+    }
+}
+
+impl Sad<()> {
     pub fn new() -> Self {
-        Self::default()
+        Self::tagged()
+    }
+
+    /// Installs (or replaces) an inbound SA for packets to `dst`, under the key its SPI and
+    /// protocol give it. Make-before-break: install the new inbound SA before the old one
+    /// is deleted.
+    pub fn install_inbound(&self, dst: IpAddr, sa: impl Into<InboundSa>) -> Shared<InboundSa> {
+        self.install_inbound_tagged(dst, sa, ())
+    }
+}
+
+impl<T: Clone> Sad<T> {
+    /// An empty database whose inbound SAs carry a tag of type `T`.
+    pub fn tagged() -> Self {
+        Self {
+            inbound: ArcSwap::default(),
+            outbound: ArcSwap::default(),
+            write: Mutex::new(()),
+            bad_spi: AtomicU64::new(0),
+            retired: Mutex::new(Counters::default()),
+        }
+    }
+
+    /// Installs (or replaces) an inbound SA with its tag; see [`Sad::install_inbound`].
+    pub fn install_inbound_tagged(
+        &self,
+        dst: IpAddr,
+        sa: impl Into<InboundSa>,
+        tag: T,
+    ) -> Shared<InboundSa> {
+        let sa = sa.into();
+        let key = sa.key(dst);
+        let shared = Arc::new(Mutex::new(sa));
+        let entry = InboundEntry {
+            sa: shared.clone(),
+            tag,
+        };
+        let mut old = None;
+        self.edit(&self.inbound, |m| old = m.insert(key, entry));
+        if let Some(o) = old {
+            self.retire(o.sa.lock().map(|sa| *sa.counters()).unwrap_or_default());
+        }
+        shared
+    }
+
+    /// Finds the inbound SA for a packet with its tag, or counts a bad SPI.
+    pub fn lookup_inbound_tagged(&self, key: &InboundKey) -> Option<InboundEntry<T>> {
+        let found = self.inbound.load().get(key).cloned();
+        if found.is_none() {
+            self.bad_spi.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     fn edit<K: Clone + Eq + std::hash::Hash, V: Clone>(
@@ -172,22 +245,6 @@ impl Sad {
         let mut next = HashMap::clone(&map.load());
         f(&mut next);
         map.store(Arc::new(next));
-    }
-
-    /// Installs (or replaces) an inbound SA for packets to `dst`, under the key its SPI and
-    /// protocol give it. Make-before-break: install the new inbound SA before the old one
-    /// is deleted.
-    pub fn install_inbound(&self, dst: IpAddr, sa: impl Into<InboundSa>) -> Shared<InboundSa> {
-        let sa = sa.into();
-        let key = sa.key(dst);
-        let shared = Arc::new(Mutex::new(sa));
-        let s = shared.clone();
-        let mut old = None;
-        self.edit(&self.inbound, |m| old = m.insert(key, s));
-        if let Some(o) = old {
-            self.retire(o.lock().map(|sa| *sa.counters()).unwrap_or_default());
-        }
-        shared
     }
 
     /// Installs (or replaces) an outbound SA under its policy handle.
@@ -208,11 +265,7 @@ impl Sad {
 
     /// Finds the inbound SA for a packet, or counts a bad SPI.
     pub fn lookup_inbound(&self, key: &InboundKey) -> Option<Shared<InboundSa>> {
-        let found = self.inbound.load().get(key).cloned();
-        if found.is_none() {
-            self.bad_spi.fetch_add(1, Ordering::Relaxed);
-        }
-        found
+        self.lookup_inbound_tagged(key).map(|e| e.sa)
     }
 
     pub fn lookup_outbound(&self, id: OutboundId) -> Option<Shared<OutboundSa>> {
@@ -225,7 +278,7 @@ impl Sad {
         self.edit(&self.inbound, |m| old = m.remove(key));
         match old {
             Some(o) => {
-                self.retire(o.lock().map(|sa| *sa.counters()).unwrap_or_default());
+                self.retire(o.sa.lock().map(|sa| *sa.counters()).unwrap_or_default());
                 true
             }
             None => false,
@@ -268,8 +321,8 @@ impl Sad {
     /// Global totals: live SAs in both directions plus every SA deleted so far.
     pub fn totals(&self) -> Counters {
         let mut t = *self.retired.lock().unwrap_or_else(|p| p.into_inner());
-        for sa in self.inbound.load().values() {
-            if let Ok(sa) = sa.lock() {
+        for e in self.inbound.load().values() {
+            if let Ok(sa) = e.sa.lock() {
                 t.add(sa.counters());
             }
         }
