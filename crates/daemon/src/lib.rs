@@ -1,0 +1,15 @@
+//! `oakleyd`, Oakley's IPsec service: the only layer that touches devices, sockets, routes,
+//! clocks and randomness. It moves packets between a TUN device (cleartext the host wants
+//! protected) and raw/UDP sockets (ESP and AH on the wire), using the sans-IO `esp` crate
+//! for every byte of IPsec.
+//!
+//! Built so far: the data plane with manually keyed SAs ([`manual`]), which is what IKE
+//! will drive once it negotiates SAs (issue 6 wires `ike` and `policy` in).
+#![forbid(unsafe_code)]
+
+pub mod algorithms;
+pub mod dataplane;
+pub mod manual;
+pub mod packet;
+pub mod routing;
+pub mod selector;
