@@ -713,6 +713,13 @@ fn apply_action_params(p: &Params, a: &mut FilterAction) -> Result<(), CliError>
     if let Some(m) = qm_methods(p, "qmsecmethods")? {
         a.qm_methods = m;
     }
+    // Methods matter only to negotiate (netsh ignores them otherwise): permit and block
+    // keep none, and switching to negotiate without methods gets Windows' defaults.
+    if a.action != ActionKind::Negotiate && !p.has("qmsecmethods") {
+        a.qm_methods.clear();
+    } else if a.action == ActionKind::Negotiate && a.qm_methods.is_empty() {
+        a.qm_methods = policy::default_qm_methods();
+    }
     Ok(())
 }
 

@@ -114,7 +114,9 @@ fn run(args: Args) -> Result<(), CliError> {
         print!("{out}");
         return Ok(());
     }
-    let mut words = args.command;
+    // The shell has split the words already; quotes that reach us (scripts pasted from
+    // cmd.exe, `'name="A B"'`) group nothing more and are dropped as netsh would.
+    let mut words: Vec<String> = args.command.iter().map(|w| w.replace('"', "")).collect();
     for c in ["netsh", "ipsec"] {
         if words.first().is_some_and(|w| w.eq_ignore_ascii_case(c)) {
             words.remove(0);
