@@ -51,7 +51,7 @@ fn sigkilled_writer_never_leaves_a_broken_store() {
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0a4b_1e7_u64);
+        .unwrap_or(0x05ee_d0a4_b1e7_u64);
     println!("CRASH_SEED={seed}");
     let mut rng = seed;
     let iterations = std::env::var("CRASH_ITERATIONS")
