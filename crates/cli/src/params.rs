@@ -143,10 +143,14 @@ impl Params {
     {
         self.get(tag)
             .map(|v| {
-                let n: T = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| CliError::param(tag, format!("'{v}' is not a number")))?;
+                let n: T = v.trim().parse().map_err(|_| {
+                    // A number too large for the type is out of range, not "not a number".
+                    if v.trim().parse::<i128>().is_ok() {
+                        CliError::param(tag, format!("{} is outside {lo}-{hi}", v.trim()))
+                    } else {
+                        CliError::param(tag, format!("'{v}' is not a number"))
+                    }
+                })?;
                 if n < lo || n > hi {
                     return Err(CliError::param(tag, format!("{n} is outside {lo}-{hi}")));
                 }
