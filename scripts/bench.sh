@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the crypto suite benchmarks (registry wrapper vs raw library call) and the ESP
-# seal+open benchmark (vs raw AEAD calls), same run, and writes docs/BENCHMARKS.md.
+# seal+open benchmark (vs raw AEAD calls) and the policy classifier, same run, and writes
+# docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/criterion
 cargo bench -p crypto --bench suites -- --noplot "$@"
 cargo bench -p esp --bench esp -- --noplot "$@"
+cargo bench -p policy --bench classify -- --noplot "$@"
 python3 scripts/bench_report.py target/criterion > docs/BENCHMARKS.md.new
 mv docs/BENCHMARKS.md.new docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md"

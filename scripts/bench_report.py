@@ -103,3 +103,22 @@ if backends:
                 continue
             print(f"| {g.replace('backend ', '')} | {size} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
     print()
+classify = os.path.join(root, "classify")
+if os.path.isdir(classify):
+    print("## Policy classifier: per-packet cost vs number of filters\n")
+    print("`crates/policy/benches/classify.rs`: one assigned policy with N generic mirrored filters")
+    print("in four shapes an administrator writes, compiled for a host with one address; 1,024")
+    print("packets per iteration, half hitting a random filter, half matching nothing. Median per")
+    print("packet. Target: 100,000 filters within 3x of 10. The cost follows the number of filter")
+    print("shapes (one masked hash probe per shape), not the number of filters.\n")
+    print("| generic filters | ns/packet | vs 10 |")
+    print("|---:|---:|---:|")
+    base = None
+    for n in (10, 1000, 100000):
+        try:
+            v = est("classify", "filters", n) / 1024
+        except OSError:
+            continue
+        base = base or v
+        print(f"| {n:,} | {v:.1f} | {v / base:.2f} |")
+    print()
