@@ -1,0 +1,342 @@
+//! Network namespace labs for end-to-end tests: uniquely named namespaces joined by veth
+//! pairs, oakleyd processes inside them, captures on the links. Everything is torn down on
+//! drop, also when a test fails. Traffic stays inside the namespaces (10.x addresses).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Runs a command, panicking with its output if it fails.
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command and reports whether it succeeded.
+pub fn try_sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True when this process may build namespaces (root); tests print why they skip otherwise.
+pub fn can_run() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "namespace tests must run under CI (as root)"
+        );
+        eprintln!("skipping: namespace tests need root");
+    }
+    root
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "oakley-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Two namespaces `a` and `b` on one veth link (`va` in a, `vb` in b).
+pub struct Pair {
+    pub a: String,
+    pub b: String,
+}
+
+impl Pair {
+    /// Builds the pair; `a_addrs`/`b_addrs` are `ip addr add` arguments for va/vb.
+    pub fn new(a_addrs: &[&str], b_addrs: &[&str]) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = std::process::id();
+        let p = Pair {
+            a: format!("oak{id}x{n}a"),
+            b: format!("oak{id}x{n}b"),
+        };
+        sh(&format!("ip netns add {}", p.a));
+        sh(&format!("ip netns add {}", p.b));
+        sh(&format!(
+            "ip link add va netns {} type veth peer name vb netns {}",
+            p.a, p.b
+        ));
+        for (ns, dev, addrs) in [(&p.a, "va", a_addrs), (&p.b, "vb", b_addrs)] {
+            sh(&format!("ip -n {ns} link set lo up"));
+            sh(&format!("ip -n {ns} link set {dev} up"));
+            for a in addrs {
+                let nodad = if a.contains(':') { " nodad" } else { "" };
+                sh(&format!("ip -n {ns} addr add {a} dev {dev}{nodad}"));
+            }
+        }
+        p
+    }
+
+    pub fn exec(&self, ns: &str, cmd: &str) -> String {
+        sh(&format!("ip netns exec {ns} {cmd}"))
+    }
+
+    pub fn try_exec(&self, ns: &str, cmd: &str) -> bool {
+        try_sh(&format!("ip netns exec {ns} {cmd}"))
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            // Kill anything still running inside, then the namespace.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"
+                ))
+                .status();
+        }
+    }
+}
+
+/// An oakleyd process in a namespace, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Daemon {
+    child: Child,
+    pub state: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(ns: &str, manual: &str, state: &Path) -> Self {
+        std::fs::create_dir_all(state).unwrap();
+        let cfg = state.join("manual.toml");
+        std::fs::write(&cfg, manual).unwrap();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
+            .arg("--manual")
+            .arg(&cfg)
+            .arg("--state-dir")
+            .arg(state)
+            .arg("--export-keys")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn oakleyd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut log = String::new();
+            for line in lines.by_ref().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("ready") {
+                    let _ = tx.send(Ok(()));
+                    break;
+                }
+            }
+            let _ = tx.send(Err(log));
+            for line in lines.map_while(Result::ok) {
+                eprintln!("oakleyd: {line}");
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
+            Err(_) => panic!("oakleyd did not report ready in 20 s"),
+        }
+        Daemon {
+            child,
+            state: state.to_owned(),
+        }
+    }
+
+    /// The data plane counters the daemon last wrote.
+    pub fn stats(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(self.state.join("dataplane.json")) {
+                if let Ok(v) = serde_json::from_str(&t) {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "no dataplane.json");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the counters were written after now (they are written twice a second).
+    pub fn fresh_stats(&self) -> serde_json::Value {
+        std::thread::sleep(Duration::from_millis(700));
+        self.stats()
+    }
+
+    pub fn stop(mut self) -> serde_json::Value {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.stats()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A packet capture on an interface inside a namespace (tcpdump, raw to a pcap file).
+pub struct Capture {
+    child: Child,
+    pub file: PathBuf,
+}
+
+impl Capture {
+    pub fn start(ns: &str, dev: &str, file: &Path) -> Self {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "tcpdump", "-i", dev, "-U", "-n", "-w"])
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump (scripts/setup.sh installs it)");
+        // Wait for the file header to appear: tcpdump is listening.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) < 24 {
+            assert!(Instant::now() < deadline, "tcpdump did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Self {
+            child,
+            file: file.to_owned(),
+        }
+    }
+
+    pub fn stop(mut self) -> PathBuf {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.file.clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// tshark's fields for every frame matching `filter`, with `esp_sa` as its ESP key table.
+pub fn tshark(pcap: &Path, esp_sa: &str, filter: &str, fields: &[&str]) -> Vec<String> {
+    let home = Scratch::new("tshark");
+    std::fs::create_dir_all(home.0.join("wireshark")).unwrap();
+    std::fs::write(home.0.join("wireshark/esp_sa"), esp_sa).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", &home.0)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-o",
+            "esp.enable_encryption_decode:TRUE",
+            "-o",
+            "esp.enable_authentication_check:TRUE",
+            "-o",
+            "udp.try_heuristic_first:TRUE",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+        ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Starts `cmd` (via sh) inside a namespace with its stdout captured; the caller waits.
+pub fn spawn_in(ns: &str, cmd: &str) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "sh", "-c", cmd])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn in namespace")
+}
+
+/// Sends one UDP datagram from `from_ns` to `dst:port` and returns what a receiver in
+/// `to_ns` got (empty if nothing arrived within two seconds).
+pub fn udp_roundtrip(from_ns: &str, to_ns: &str, dst: &str, port: u16, text: &str) -> String {
+    let family = if dst.contains(':') { "UDP6" } else { "UDP4" };
+    let rx = spawn_in(
+        to_ns,
+        &format!("timeout 3 socat -u {family}-RECV:{port} STDOUT"),
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let target = if dst.contains(':') {
+        format!("[{dst}]")
+    } else {
+        dst.to_owned()
+    };
+    sh(&format!(
+        "ip netns exec {from_ns} sh -c 'echo {text} | socat -u STDIN {family}-SENDTO:{target}:{port}'"
+    ));
+    let out = rx.wait_with_output().expect("receiver");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
