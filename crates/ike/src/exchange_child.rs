@@ -159,10 +159,10 @@ impl Session {
                     return Ok(());
                 }
                 notify::CHILD_SA_NOT_FOUND => {
-                    // The peer no longer has the child we wanted to rekey: drop ours.
-                    if let Some(id) = req.rekey_of {
-                        self.remove_child(ctx, id);
-                    }
+                    // The peer may not have processed the exchange that created the child
+                    // yet (our response to it can still be in flight): try again later;
+                    // if the peer really lost it, the hard lifetime ends ours.
+                    restore(self, ctx, &req);
                     return Ok(());
                 }
                 _ => {}
