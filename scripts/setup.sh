@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian's packages, only when missing:
-# tshark is the independent judge of Oakley's ESP in crates/esp/tests/tshark.rs.
+# tshark is the independent judge of Oakley's ESP in crates/esp/tests/tshark.rs;
+# strongSwan's charon is the IKEv2 interop peer in crates/ike/tests/interop_strongswan.rs.
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v swanctl >/dev/null 2>&1 || need+=(strongswan-swanctl)
+[ -x /usr/lib/ipsec/charon ] || need+=(strongswan-charon)
+dpkg -s libcharon-extra-plugins >/dev/null 2>&1 || need+=(libcharon-extra-plugins)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup: need root to install: ${need[*]}" >&2
