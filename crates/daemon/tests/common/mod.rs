@@ -70,7 +70,9 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::env::var_os("OAKLEY_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -228,7 +230,8 @@ impl Drop for Daemon {
     }
 }
 
-/// A packet capture on an interface inside a namespace (tcpdump, raw to a pcap file).
+/// A packet capture on an interface inside a namespace (tcpdump, raw to a pcap file). In
+/// immediate mode: libpcap would otherwise hold packets for up to a second.
 pub struct Capture {
     child: Child,
     pub file: PathBuf,
@@ -237,7 +240,18 @@ pub struct Capture {
 impl Capture {
     pub fn start(ns: &str, dev: &str, file: &Path) -> Self {
         let child = Command::new("ip")
-            .args(["netns", "exec", ns, "tcpdump", "-i", dev, "-U", "-n", "-w"])
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "tcpdump",
+                "-i",
+                dev,
+                "--immediate-mode",
+                "-U",
+                "-n",
+                "-w",
+            ])
             .arg(file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
