@@ -56,7 +56,7 @@ esp=$(ip netns exec "$ns_a" iperf3 -c 10.70.0.2 -t "$secs" -J | python3 -c 'impo
 sleep 0.5; ip netns pids "$ns_b" | xargs -r -I{} sh -c 'test "$(cat /proc/{}/comm)" = tcpdump && kill -INT {}' || true
 sleep 0.5
 mkdir -p "$work/home/wireshark"; cp "$work/a/esp_sa" "$work/home/wireshark/esp_sa"
-ts() { HOME=$work/home XDG_CONFIG_HOME=$work/home tshark -n -r "$work/wire.pcap" \
+ts() { HOME=$work/home XDG_CONFIG_HOME=$work/home tshark -n -r "$work/wire.pcap" 2>/dev/null \
     -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE "$@"; }
 total=$(ts -Y 'ip' -T fields -e frame.number | wc -l)
 esp_n=$(ts -Y 'esp' -T fields -e frame.number | wc -l)
