@@ -5,8 +5,10 @@
 //! its mutable fields zeroed (IPv4: DSCP/ECN, flags and fragment offset, TTL, checksum and
 //! mutable options, RFC 4302 §3.3.3.1.1; IPv6: traffic class, flow label, hop limit and the
 //! data of options marked mutable, §3.3.3.1.2), the AH header with a zero ICV, the rest of
-//! the packet, and with ESN the high sequence bits (§3.3.3.2.1). IPv6 routing headers
-//! (mutable but predictable) are refused rather than guessed.
+//! the packet, and with ESN the high sequence bits (§3.3.3.2.1). Only the ICV itself is
+//! zeroed: alignment padding after it is covered as it was sent, which is what the Linux
+//! kernel does (it sends non-zero padding). IPv6 routing headers (mutable but predictable)
+//! are refused rather than guessed.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -222,11 +224,13 @@ impl AhOutbound {
         let icv_field = &mut tail[..ah_len - wah::FIXED_LEN];
         let mut icv = [0u8; 64];
         let zero_icv = [0u8; 64];
+        let icv_len = self.keys.icv_len;
         self.keys.integrity.compute(
             &[
                 &z[..zn],
                 &head[prefix.len()..],
-                &zero_icv[..ah_len - wah::FIXED_LEN],
+                &zero_icv[..icv_len],
+                &icv_field[icv_len..], // alignment padding (zeros here), covered as sent
                 rest,
                 hi,
             ],
@@ -475,7 +479,8 @@ impl AhInbound {
                 &[
                     &z[..zn],
                     &packet[hl..hl + wah::FIXED_LEN],
-                    &zero_icv[..ah_len - wah::FIXED_LEN],
+                    &zero_icv[..self.keys.icv_len],
+                    &packet[icv_field.start + self.keys.icv_len..icv_field.end],
                     &packet[hl + ah_len..total],
                     hi,
                 ],

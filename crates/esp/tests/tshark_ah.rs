@@ -180,8 +180,8 @@ fn independent_icv(pkt: &[u8], alg: ring::hmac::Algorithm, key: &[u8], icv_len: 
         }
         at
     };
-    let ah_len = (usize::from(z[ah_at + 1]) + 2) * 4;
-    z[ah_at + 12..ah_at + ah_len].fill(0);
+    // Only the ICV is zeroed; alignment padding after it counts as sent.
+    z[ah_at + 12..ah_at + 12 + icv_len].fill(0);
     let tag = ring::hmac::sign(&ring::hmac::Key::new(alg, key), &z);
     tag.as_ref()[..icv_len].to_vec()
 }

@@ -11,21 +11,26 @@ use crate::error::{Result, WireError};
 pub const FIXED_LEN: usize = 12;
 
 /// Which IP version carries the header: the total length must be a multiple of 4 bytes
-/// for IPv4 and of 8 bytes for IPv6 (RFC 4302 §2.2 / §3.3.3.2.1).
+/// for IPv4 and of 8 bytes for IPv6 (RFC 4302 §2.2 / §3.3.3.2.1); see [`header_len`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carrier {
     V4,
     V6,
 }
 
-/// Total header length for an ICV of `icv_len` bytes, with the padding the carrier needs
-/// (RFC 4302 §3.3.3.2.1 pads the ICV field).
-pub fn header_len(icv_len: usize, carrier: Carrier) -> usize {
-    let align = match carrier {
-        Carrier::V4 => 4,
-        Carrier::V6 => 8,
-    };
-    (FIXED_LEN + icv_len).div_ceil(align) * align
+/// Total header length for an ICV of `icv_len` bytes as Oakley sends it: padded to a
+/// multiple of 64 bits over IPv4 as well as IPv6. RFC 4302 §2.2 asks only 32-bit alignment
+/// of IPv4, so 64 bits is still conforming, and the Linux kernel accepts nothing else
+/// (a 12+16-byte HMAC-SHA-256-128 header goes out as 32 bytes, 4 of them zero padding).
+pub fn header_len(icv_len: usize, _carrier: Carrier) -> usize {
+    (FIXED_LEN + icv_len).div_ceil(8) * 8
+}
+
+/// Whether a received header length fits an ICV of `icv_len` bytes on this carrier:
+/// 64-bit aligned, or (IPv4 only) just 32-bit aligned as RFC 4302 allows.
+pub fn length_fits(total: usize, icv_len: usize, carrier: Carrier) -> bool {
+    total == header_len(icv_len, carrier)
+        || (carrier == Carrier::V4 && total == (FIXED_LEN + icv_len).div_ceil(4) * 4)
 }
 
 /// A view of an AH header at the start of a buffer (the rest of the packet follows it).
@@ -52,7 +57,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
             });
         }
         let total = (usize::from(b[1]) + 2) * 4;
-        if total != header_len(icv_len, carrier) {
+        if !length_fits(total, icv_len, carrier) {
             return Err(WireError::BadLength {
                 what: "ah payload length",
                 len: total,
@@ -186,8 +191,14 @@ mod tests {
         assert_eq!(p.icv_range(), 12..24);
         // IPv6 needs 8-byte alignment: 24 is already aligned; HMAC-SHA2-384-192 (24) -> 36 -> 40.
         assert_eq!(header_len(12, Carrier::V6), 24);
-        assert_eq!(header_len(24, Carrier::V4), 36);
+        // Sent 64-bit aligned on both carriers (what Linux requires); a received IPv4 header
+        // that is only 32-bit aligned (RFC 4302's minimum) is accepted too.
+        assert_eq!(header_len(24, Carrier::V4), 40);
         assert_eq!(header_len(24, Carrier::V6), 40);
+        assert_eq!(header_len(16, Carrier::V4), 32);
+        assert!(length_fits(28, 16, Carrier::V4) && length_fits(32, 16, Carrier::V4));
+        assert!(!length_fits(28, 16, Carrier::V6) && length_fits(32, 16, Carrier::V6));
+        assert!(!length_fits(36, 16, Carrier::V4));
         assert!(Packet::new_checked(&b[..], 16, Carrier::V4).is_err());
         assert!(Packet::new_checked(&b[..20], 12, Carrier::V4).is_err());
     }

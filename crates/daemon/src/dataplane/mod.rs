@@ -138,6 +138,16 @@ impl Dataplane {
 
     fn outbound_inner(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr), Drop> {
         let t = five_tuple(packet).ok_or(Drop::Malformed)?;
+        if is_neighbour_discovery(&t) {
+            // IPv6 neighbour discovery stays outside IPsec (RFC 4301 §4.4.1's ND bypass):
+            // without it no peer address resolves, so no ESP could be sent at all.
+            let n = packet.len();
+            out.get_mut(..n)
+                .ok_or(Drop::Malformed)?
+                .copy_from_slice(packet);
+            self.stats.bypass();
+            return Ok((n, t.dst));
+        }
         let routes = self.routes.load();
         // Fail closed: traffic routed to us with no SA for it is dropped, never sent clear.
         let route = routes
@@ -200,6 +210,11 @@ impl Dataplane {
             Received::Keepalive => Err(Drop::Keepalive),
         }
     }
+}
+
+/// ICMPv6 router/neighbour solicitation and advertisement, redirect (types 133-137).
+fn is_neighbour_discovery(t: &crate::packet::FiveTuple) -> bool {
+    t.protocol == ip::ICMPV6 && (133..=137).contains(&t.src_port) && !t.opaque_ports
 }
 
 enum Located {

@@ -31,6 +31,8 @@ pub enum Drop {
 
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Sent in the clear by rule (IPv6 neighbour discovery); also counted as sealed.
+    pub bypassed: AtomicU64,
     pub sealed: AtomicU64,
     pub sealed_bytes: AtomicU64,
     pub opened: AtomicU64,
@@ -50,6 +52,7 @@ pub struct Stats {
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
+    pub bypassed: u64,
     pub sealed: u64,
     pub sealed_bytes: u64,
     pub opened: u64,
@@ -106,6 +109,10 @@ impl Stats {
         }
     }
 
+    pub(crate) fn bypass(&self) {
+        bump(&self.bypassed, 1);
+    }
+
     pub fn send_error(&self) {
         bump(&self.send_errors, 1);
     }
@@ -113,6 +120,7 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
+            bypassed: g(&self.bypassed),
             sealed: g(&self.sealed),
             sealed_bytes: g(&self.sealed_bytes),
             opened: g(&self.opened),
