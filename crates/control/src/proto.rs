@@ -155,7 +155,7 @@ pub enum Reply {
     Pong(Status),
     Reloaded(Status),
     Config(DynamicConfig),
-    Stats(Stats),
+    Stats(Box<Stats>),
     MmSas { sas: Vec<MmSa> },
     QmSas { sas: Vec<QmSa> },
     Deleted { count: usize },

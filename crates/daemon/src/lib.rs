@@ -9,6 +9,7 @@
 
 pub mod algorithms;
 pub mod dataplane;
+pub mod firewall;
 pub mod manual;
 pub mod packet;
 pub mod routing;
