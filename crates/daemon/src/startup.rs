@@ -389,6 +389,48 @@ impl Enforcer {
     }
 }
 
+/// The daemon's live control plane: policy enforcement in force and the control socket
+/// open. Dropping it closes the socket; [`Live::shutdown`] also settles the firewall.
+pub struct Live {
+    pub enforcer: std::sync::Arc<Enforcer>,
+    pub service: std::sync::Arc<crate::control::service::Service>,
+    server: Option<crate::control::Server>,
+}
+
+/// Step 2 for oakleyd: with the data path up (TUN device `manual.tun`, sealed packets
+/// marked `mark`), applies policy (persistent first), records the manual SAs for the
+/// control API and opens the control socket. On error the startup ruleset stays.
+pub fn go_live(
+    mut enforcer: Enforcer,
+    dp: std::sync::Arc<crate::dataplane::Dataplane>,
+    manual: &crate::manual::ManualConfig,
+    mark: u32,
+) -> Result<Live, String> {
+    enforcer.set_data_path(&manual.tun, mark);
+    let enforcer = std::sync::Arc::new(enforcer);
+    enforcer.apply_policy()?;
+    let service = std::sync::Arc::new(crate::control::service::Service::new(
+        enforcer.clone(),
+        dp,
+    ));
+    service.register_manual(manual);
+    let server = crate::control::start(enforcer.state_dir(), service.clone())
+        .map_err(|e| e.to_string())?;
+    Ok(Live {
+        enforcer,
+        service,
+        server: Some(server),
+    })
+}
+
+impl Live {
+    /// Step 3: closes the control socket and leaves the firewall as `--on-exit` says.
+    pub fn shutdown(mut self) -> Result<(), String> {
+        self.server.take();
+        self.enforcer.shutdown()
+    }
+}
+
 /// Why `set config` failed.
 #[derive(Debug)]
 pub enum SetConfigError {
