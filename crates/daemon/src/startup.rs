@@ -409,13 +409,10 @@ pub fn go_live(
     enforcer.set_data_path(&manual.tun, mark);
     let enforcer = std::sync::Arc::new(enforcer);
     enforcer.apply_policy()?;
-    let service = std::sync::Arc::new(crate::control::service::Service::new(
-        enforcer.clone(),
-        dp,
-    ));
+    let service = std::sync::Arc::new(crate::control::service::Service::new(enforcer.clone(), dp));
     service.register_manual(manual);
-    let server = crate::control::start(enforcer.state_dir(), service.clone())
-        .map_err(|e| e.to_string())?;
+    let server =
+        crate::control::start(enforcer.state_dir(), service.clone()).map_err(|e| e.to_string())?;
     Ok(Live {
         enforcer,
         service,

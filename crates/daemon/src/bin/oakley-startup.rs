@@ -11,7 +11,10 @@ use daemon::firewall::{Firewall, Setup, rules};
 use daemon::startup::{load_config, startup_ruleset};
 
 #[derive(Parser, Debug)]
-#[command(name = "oakley-startup", about = "Install Oakley's computer startup security")]
+#[command(
+    name = "oakley-startup",
+    about = "Install Oakley's computer startup security"
+)]
 struct Args {
     /// State directory holding config.json (default $OAKLEY_STATE_DIR, then /var/lib/oakley).
     #[arg(long)]
