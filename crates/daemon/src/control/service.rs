@@ -76,7 +76,11 @@ fn suite_names(suite: &Suite) -> (Option<String>, Option<String>, Option<String>
     match suite {
         Suite::Esp(s) => (
             None,
-            Some(s.encryption.name.to_string()),
+            Some(if s.encryption.key_bits > 0 {
+                format!("{} {}", s.encryption.name, s.encryption.key_bits)
+            } else {
+                s.encryption.name.to_string()
+            }),
             s.integrity.map(|i| i.name.to_string()),
         ),
         Suite::Ah(a) => (Some(a.name.to_string()), None, None),

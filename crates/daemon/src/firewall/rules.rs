@@ -481,7 +481,7 @@ pub fn build(setup: &Setup, ruleset: &Ruleset) -> Nftables<'static> {
                                     family: None,
                                     dir: None,
                                 })),
-                                Expression::List(vec![s("established"), s("related")]),
+                                set_of(vec![s("established"), s("related")]),
                             ),
                             accept(),
                         ],
