@@ -1,7 +1,7 @@
 //! The firewall, startup security and the control API on real hosts in network
 //! namespaces (10.7x.0.0/24 addresses only, namespaces removed even when a test fails):
 //! a non-IPsec host cannot reach a Secure Server (Require Security) host in the clear
-//! while ICMP and IKE still pass; startup security holds before policy and after
+//! while ICMP and IKE still pass, and an IPsec client (manually keyed SAs) can; startup security holds before policy and after
 //! `kill -9`, and a restart restores service; `oakley dynamic` reads growing counters from
 //! a running oakleyd and `set config` persists.
 
@@ -177,6 +177,8 @@ fn dynamic_show_stats_grows_with_traffic_and_config_persists() {
     let pair = Pair::new(&["10.73.0.1/24"], &["10.73.0.2/24"]);
     let dir = Scratch::new("fwctl");
     let (sa, sb) = (dir.0.join("a"), dir.0.join("b"));
+    // b is a Secure Server; a, which holds an SA pair with it, is an IPsec client.
+    persistent_policy(&sb, predefined::SECURE_SERVER);
     let a = Daemon::start(
         &pair.a,
         &manual_transport("oakc", "10.73.0.1", "10.73.0.2", false),
@@ -197,6 +199,10 @@ fn dynamic_show_stats_grows_with_traffic_and_config_persists() {
         Reply::Stats(s) => s,
         r => panic!("{r:?}"),
     };
+    assert!(
+        tcp_reaches(&pair.a, &pair.b, "10.73.0.2", 5010),
+        "the IPsec client must reach the Secure Server"
+    );
     let s0 = stats(&sa);
     assert_eq!(s0.quick_mode.active_security_associations, 2);
     assert!(pings(&pair.a, "10.73.0.2"));
@@ -237,7 +243,9 @@ fn dynamic_show_stats_grows_with_traffic_and_config_persists() {
         );
         // Keys never appear: the manual keys' hex is not in any output.
         let (_, all, _) = oakley(&pair.a, &sa, &["--json", "dynamic", "show", "all"]).unwrap();
-        assert!(!all.contains("00070e151c"), "key material in show all");
+        for key in ["01080f161d", "020910171e"] {
+            assert!(!all.contains(key), "key material in show all");
+        }
         let (ok, _, err) = oakley(
             &pair.a,
             &sa,
