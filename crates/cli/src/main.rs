@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! oakley [--state-dir DIR] [--host FILE] [--json] static <command> [tag=value ...]
+//! oakley [--state-dir DIR] [--json] dynamic <command> [tag=value ...]
 //! oakley [--state-dir DIR] [--host FILE] -f SCRIPT
 //! ```
 //! Stores live in the state directory: `--state-dir`, else `OAKLEY_STATE_DIR`, else
@@ -9,6 +10,7 @@
 //! `explain` in planning mode; without it they read this host (logging mode).
 
 mod commands;
+mod dynamic;
 mod error;
 mod params;
 mod script;
@@ -29,8 +31,8 @@ use session::Session;
 #[command(
     name = "oakley",
     version,
-    about = "Policy-driven IPsec: the netsh ipsec static command set",
-    after_help = "Examples:\n  oakley static add policy name=Servers assign=yes\n  oakley static add filter filterlist=Web srcaddr=me dstaddr=any protocol=TCP dstport=80\n  oakley static show policy all format=table\n  oakley static show rsop --json\n  oakley static explain srcaddr=10.0.0.9 dstaddr=10.0.0.5 protocol=tcp dstport=445 direction=in\n  oakley -f setup.netsh"
+    about = "Policy-driven IPsec: the netsh ipsec static and dynamic command sets",
+    after_help = "Examples:\n  oakley static add policy name=Servers assign=yes\n  oakley static add filter filterlist=Web srcaddr=me dstaddr=any protocol=TCP dstport=80\n  oakley static show policy all format=table\n  oakley static show rsop --json\n  oakley static explain srcaddr=10.0.0.9 dstaddr=10.0.0.5 protocol=tcp dstport=445 direction=in\n  oakley dynamic show stats\n  oakley dynamic show qmsas all format=table\n  oakley dynamic set config property=bootmode value=block\n  oakley -f setup.netsh"
 )]
 struct Args {
     /// State directory holding the stores (overrides OAKLEY_STATE_DIR; default /var/lib/oakley).
@@ -50,7 +52,7 @@ struct Args {
         conflicts_with = "command"
     )]
     file: Option<PathBuf>,
-    /// The command: static <verb> <object> [tag=value ...]
+    /// The command: static|dynamic <verb> <object> [tag=value ...]
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
@@ -125,20 +127,24 @@ fn run(args: Args) -> Result<(), CliError> {
     match words.first().map(|w| w.to_ascii_lowercase()) {
         Some(w) if w == "static" => {}
         Some(w) if w == "dynamic" => {
-            return Err(CliError::new(
-                "the dynamic context changes the running daemon, which this build does not have yet",
-            ));
+            let out = dynamic::run(&dir, &words[1..])?;
+            print_output(args.json, out);
+            return Ok(());
         }
         _ => {
             return Err(CliError::new(
-                "expected 'static <command>' or -f SCRIPT (see --help)",
+                "expected 'static <command>', 'dynamic <command>' or -f SCRIPT (see --help)",
             ));
         }
     }
     let out = commands::run(&mut ctx, &words[1..])?;
-    match (args.json, out.json) {
+    print_output(args.json, out);
+    Ok(())
+}
+
+fn print_output(json: bool, out: commands::Output) {
+    match (json, out.json) {
         (true, Some(j)) => println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default()),
         _ => print!("{}", out.text),
     }
-    Ok(())
 }

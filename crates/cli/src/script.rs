@@ -14,8 +14,16 @@ use crate::commands::{self, Context, Output};
 use crate::error::CliError;
 use crate::params::split_words;
 
+/// A script line's command and the context it runs in.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    Static(Vec<String>),
+    /// `dynamic ...`: sent to the running daemon.
+    Dynamic(Vec<String>),
+}
+
 /// Strips the context words a line may start with; `None` for lines with no command.
-fn command_words(mut words: Vec<String>) -> Result<Option<Vec<String>>, CliError> {
+fn command_words(mut words: Vec<String>) -> Result<Option<Line>, CliError> {
     let first = |w: &Vec<String>| w.first().map(|s| s.to_ascii_lowercase());
     match first(&words).as_deref() {
         None => return Ok(None),
@@ -32,13 +40,12 @@ fn command_words(mut words: Vec<String>) -> Result<Option<Vec<String>>, CliError
             words.remove(0);
         }
         Some("dynamic") => {
-            return Err(CliError::new(
-                "the dynamic context changes the running daemon, which this build does not have yet",
-            ));
+            words.remove(0);
+            return Ok((!words.is_empty()).then_some(Line::Dynamic(words)));
         }
         _ => {}
     }
-    Ok((!words.is_empty()).then_some(words))
+    Ok((!words.is_empty()).then_some(Line::Static(words)))
 }
 
 /// Runs the whole script; returns the output of every command.
@@ -64,8 +71,15 @@ pub fn run(ctx: &mut Context<'_>, text: &str) -> Result<String, CliError> {
             break;
         }
         let words = split_words(t).map_err(|e| e.at_line(line))?;
-        let Some(words) = command_words(words).map_err(|e| e.at_line(line))? else {
-            continue;
+        let words = match command_words(words).map_err(|e| e.at_line(line))? {
+            None => continue,
+            Some(Line::Static(w)) => w,
+            Some(Line::Dynamic(w)) => {
+                let o =
+                    crate::dynamic::run(&ctx.session.state_dir, &w).map_err(|e| e.at_line(line))?;
+                out.push_str(&o.text);
+                continue;
+            }
         };
         let before = (!ctx.session.batch).then(|| ctx.session.snapshot());
         match commands::run(ctx, &words) {
@@ -97,7 +111,11 @@ mod tests {
     use super::*;
 
     fn w(s: &str) -> Option<Vec<String>> {
-        command_words(split_words(s).unwrap()).unwrap()
+        match command_words(split_words(s).unwrap()).unwrap() {
+            Some(Line::Static(w)) => Some(w),
+            Some(Line::Dynamic(_)) => panic!("dynamic"),
+            None => None,
+        }
     }
 
     #[test]
@@ -108,6 +126,9 @@ mod tests {
         assert_eq!(w("add policy name=x"), want);
         assert_eq!(w("pushd ipsec static"), None);
         assert_eq!(w("static"), None);
-        assert!(command_words(split_words("ipsec dynamic show all").unwrap()).is_err());
+        assert_eq!(
+            command_words(split_words("netsh ipsec dynamic show all").unwrap()).unwrap(),
+            Some(Line::Dynamic(vec!["show".into(), "all".into()]))
+        );
     }
 }

@@ -36,7 +36,7 @@ fn common(p: &Params) -> Result<(Format, bool), CliError> {
     Ok((format, verbose))
 }
 
-fn kv(out: &mut String, key: &str, value: impl std::fmt::Display) {
+pub(crate) fn kv(out: &mut String, key: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{key:<24}: {value}");
 }
 
@@ -45,7 +45,7 @@ fn or_none(s: &str) -> &str {
 }
 
 /// Columns padded to the widest cell; the last column is not padded.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

@@ -8,8 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod algorithms;
+pub mod control;
 pub mod dataplane;
+pub mod firewall;
 pub mod manual;
 pub mod packet;
 pub mod routing;
 pub mod selector;
+pub mod startup;

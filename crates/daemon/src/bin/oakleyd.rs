@@ -35,6 +35,9 @@ struct Args {
     /// Write the SAs' keys in Wireshark's esp_sa format to <state-dir>/esp_sa (debugging).
     #[arg(long)]
     export_keys: bool,
+    /// Firewall and startup security (issue 6).
+    #[command(flatten)]
+    startup: daemon::startup::StartupArgs,
 }
 
 fn state_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -78,6 +81,8 @@ fn export_keys(cfg: &ManualConfig) -> String {
 fn run(args: Args) -> Result<(), String> {
     let dir = state_dir(args.state_dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Startup security before anything else (issue 6: firewall and control API).
+    let enforcer = daemon::startup::begin(&dir, &args.startup)?;
     let cfg = ManualConfig::load(&args.manual).map_err(|e| e.to_string())?;
     let dp = Arc::new(Dataplane::new());
     for (i, sa) in cfg.sas.iter().enumerate() {
@@ -127,11 +132,13 @@ fn run(args: Args) -> Result<(), String> {
         }
         let sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
         io::spawn_sender(dp.clone(), tun.clone(), sender).map_err(|e| e.to_string())?;
+        // Policy enforcement and the control socket (issue 6: firewall and control API).
+        let live = daemon::startup::go_live(enforcer, dp.clone(), &cfg, args.mark)?;
         let locals: Vec<IpAddr> = cfg.sas.iter().map(|s| s.local).collect();
         tracing::info!(sas = cfg.sas.len(), ?locals, "oakleyd ready");
         eprintln!("oakleyd: ready ({} SAs on {})", cfg.sas.len(), cfg.tun);
         wait_for_shutdown(&dir, &dp);
-        Ok(())
+        live.shutdown()
     })();
     let torn = routing
         .teardown()

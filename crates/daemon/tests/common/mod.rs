@@ -354,3 +354,149 @@ pub fn udp_roundtrip(from_ns: &str, to_ns: &str, dst: &str, port: u16, text: &st
     let out = rx.wait_with_output().expect("receiver");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+// ---------------------------------------------------------------------------------------
+// Firewall, startup security and control API helpers (issue 6).
+
+impl Daemon {
+    /// Starts oakleyd with extra arguments (after `--manual`, `--state-dir`).
+    pub fn start_with(ns: &str, manual: &str, state: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(state).unwrap();
+        let cfg = state.join("manual.toml");
+        std::fs::write(&cfg, manual).unwrap();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
+            .arg("--manual")
+            .arg(&cfg)
+            .arg("--state-dir")
+            .arg(state)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn oakleyd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("ready") {
+                    let _ = tx.send(Ok(()));
+                    break;
+                }
+            }
+            let _ = tx.send(Err(log));
+            for line in lines.map_while(Result::ok) {
+                eprintln!("oakleyd: {line}");
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
+            Err(_) => panic!("oakleyd did not report ready in 20 s"),
+        }
+        Daemon {
+            child,
+            state: state.to_owned(),
+        }
+    }
+
+    /// SIGKILL: no cleanup runs.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for the exit (graceful shutdown).
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("oakleyd did not stop on SIGTERM");
+    }
+}
+
+/// The daemon's nftables table in a namespace (`nft list table inet oakley`), or "".
+pub fn nft_table(ns: &str) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "nft", "list", "table", "inet", "oakley",
+        ])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Can `from_ns` complete a TCP connection to `ip:port`, where `to_ns` listens?
+pub fn tcp_reaches(from_ns: &str, to_ns: &str, ip: &str, port: u16) -> bool {
+    let mut rx = spawn_in(
+        to_ns,
+        &format!("exec timeout 4 socat -u TCP-LISTEN:{port},reuseaddr STDOUT"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let ok = try_sh(&format!(
+        "ip netns exec {from_ns} sh -c 'echo hi | timeout 3 socat -u STDIN TCP:{ip}:{port},connect-timeout=1.5'"
+    ));
+    let _ = rx.kill();
+    let _ = rx.wait();
+    ok
+}
+
+/// Does one ping from `ns` to `ip` get an answer within a second?
+pub fn pings(ns: &str, ip: &str) -> bool {
+    try_sh(&format!("ip netns exec {ns} ping -c 1 -W 1 {ip}"))
+}
+
+/// The `oakley` command-line binary beside oakleyd, when cargo built it (it does for
+/// `cargo test -p daemon -p cli` and for the whole workspace).
+pub fn oakley_bin() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_BIN_EXE_oakleyd")).with_file_name("oakley");
+    p.exists().then_some(p)
+}
+
+/// Runs `oakley --state-dir <state> <args>` inside a namespace: (success, stdout, stderr).
+pub fn oakley(ns: &str, state: &Path, args: &[&str]) -> Option<(bool, String, String)> {
+    let bin = oakley_bin()?;
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(bin)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("oakley");
+    Some((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// A manual-keying file with one AES-128-GCM transport SA pair between `local` and
+/// `remote`; `flip` gives the peer's mirror image.
+pub fn manual_transport(tun: &str, local: &str, remote: &str, flip: bool) -> String {
+    let key = |seed: u8| -> String {
+        (0..20u8)
+            .map(|i| format!("{:02x}", i.wrapping_mul(7).wrapping_add(seed)))
+            .collect()
+    };
+    let (out_spi, in_spi, out_key, in_key) = if flip {
+        (0x2200, 0x1100, key(2), key(1))
+    } else {
+        (0x1100, 0x2200, key(1), key(2))
+    };
+    format!(
+        "tun = \"{tun}\"\n[[sa]]\nname = \"fw\"\nmode = \"transport\"\nlocal = \"{local}\"\nremote = \"{remote}\"\n\
+         proposal = \"aes128gcm16\"\nout_spi = {out_spi}\nin_spi = {in_spi}\nout_key = \"{out_key}\"\nin_key = \"{in_key}\"\n"
+    )
+}
