@@ -14,9 +14,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use esp::ah::{AhInbound, AhOutbound};
 use esp::framing::{self, Outer, Received};
+use esp::lifetime::Lifetime;
 use esp::replay::{DEFAULT_SIZE, ReplayWindow};
 use esp::sad::{InboundKey, OutboundId, OutboundSa, Sad};
-use esp::{EspError, Inbound, Outbound, Transform};
+use esp::{Accounted, EspError, Inbound, Mode, Outbound, Transform};
 use wire::{ip, ipv4, ipv6, udp};
 
 use crate::manual::{ManualSa, Suite};
@@ -86,6 +87,13 @@ impl Dataplane {
             selector: Arc::new(m.selector.clone()),
         };
         let window = || ReplayWindow::new(DEFAULT_SIZE, false);
+        // The mode decides which byte counters (transport/tunnel) the SA feeds.
+        let mode = if m.transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        let life = Lifetime::unlimited;
         match m.suite {
             Suite::Esp(s) => {
                 let split = s.encryption.keymat_len;
@@ -93,14 +101,14 @@ impl Dataplane {
                     let (e, i) = k.split_at(split);
                     Transform::new(s.encryption, e, s.integrity.map(|a| (a, i)))
                 };
-                let tx = Outbound::new(m.out_spi, false, keyed(&m.out_key)?);
-                let rx = Inbound::new(m.in_spi, window()?, keyed(&m.in_key)?);
+                let tx = Outbound::new(m.out_spi, false, keyed(&m.out_key)?).with(mode, life());
+                let rx = Inbound::new(m.in_spi, window()?, keyed(&m.in_key)?).with(mode, life());
                 self.sad.install_inbound_tagged(m.local, rx, tag);
                 self.sad.install_outbound(id, tx);
             }
             Suite::Ah(a) => {
-                let tx = AhOutbound::new(m.out_spi, false, a, &m.out_key)?;
-                let rx = AhInbound::new(m.in_spi, window()?, a, &m.in_key)?;
+                let tx = AhOutbound::new(m.out_spi, false, a, &m.out_key)?.with(mode, life());
+                let rx = AhInbound::new(m.in_spi, window()?, a, &m.in_key)?.with(mode, life());
                 self.sad.install_inbound_tagged(m.local, rx, tag);
                 self.sad.install_outbound(id, tx);
             }
@@ -256,4 +264,74 @@ fn inbound_key(packet: &[u8]) -> Option<Located> {
         _ => return None,
     };
     Some(Located::Sa(InboundKey { spi, protocol, dst }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manual::ManualConfig;
+
+    fn config(mode: &str, ts: &str) -> ManualConfig {
+        let text = format!(
+            "[[sa]]\nname = \"t\"\nmode = \"{mode}\"\nlocal = \"10.9.0.1\"\nremote = \"10.9.0.2\"\n{ts}\
+             proposal = \"aes128gcm16\"\nout_spi = 0x1001\nin_spi = 0x2002\n\
+             out_key = \"{k}\"\nin_key = \"{k}\"\n",
+            k = "11".repeat(20)
+        );
+        ManualConfig::parse(&text, "t").unwrap()
+    }
+
+    fn udp(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+        let mut p = vec![0u8; 28 + 10];
+        ipv4::Repr {
+            src: src.into(),
+            dst: dst.into(),
+            protocol: ip::UDP,
+            payload_len: 18,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 1,
+            dont_frag: false,
+        }
+        .emit(&mut p)
+        .unwrap();
+        udp::Repr {
+            src_port: 1000,
+            dst_port: 2000,
+            payload_len: 10,
+        }
+        .emit(&mut p[20..])
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn manual_sas_feed_the_byte_counters_of_their_mode() {
+        for (mode, ts, pkt, tunnel) in [
+            ("transport", "", udp([10, 9, 0, 1], [10, 9, 0, 2]), false),
+            (
+                "tunnel",
+                "local_ts = \"10.8.1.0/24\"\nremote_ts = \"10.8.2.0/24\"\n",
+                udp([10, 8, 1, 5], [10, 8, 2, 5]),
+                true,
+            ),
+        ] {
+            let dp = Dataplane::new();
+            dp.install_manual(&config(mode, ts).sas[0], 1).unwrap();
+            let mut out = vec![0u8; 512];
+            let (_, dst) = dp.outbound(&pkt, &mut out).unwrap();
+            assert_eq!(dst, IpAddr::from([10, 9, 0, 2]));
+            let t = dp.sad.totals();
+            assert_eq!(
+                (t.tunnel_bytes > 0, t.transport_bytes > 0),
+                (tunnel, !tunnel),
+                "{mode}"
+            );
+            // Traffic outside the selectors never leaves in the clear.
+            assert_eq!(
+                dp.outbound(&udp([10, 7, 0, 1], [10, 7, 0, 2]), &mut out),
+                Err(Drop::NoPolicy)
+            );
+        }
+    }
 }
