@@ -11,5 +11,6 @@ pub mod algorithms;
 pub mod dataplane;
 pub mod manual;
 pub mod packet;
+pub mod policy_map;
 pub mod routing;
 pub mod selector;
