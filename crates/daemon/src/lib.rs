@@ -7,10 +7,15 @@
 //! will drive once it negotiates SAs (issue 6 wires `ike` and `policy` in).
 #![forbid(unsafe_code)]
 
+pub mod acquire;
 pub mod algorithms;
+pub mod child_sa;
 pub mod dataplane;
+pub mod ike_task;
 pub mod manual;
+pub mod oakley_log;
 pub mod packet;
 pub mod policy_map;
 pub mod routing;
 pub mod selector;
+pub mod service;

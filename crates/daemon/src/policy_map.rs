@@ -410,7 +410,16 @@ impl PolicyMap {
                 Some(RuleSetup::Negotiate(_) | RuleSetup::Block | RuleSetup::Unnegotiable(_)) => {}
                 _ => continue,
             }
-            let src = (f.src.len > 0 && self.is_local(f.src.ip())).then(|| f.src.ip());
+            // Our address inside the filter's source (a host, or a gateway's inner
+            // address), so local traffic into the prefix leaves from the right address.
+            let src = (f.src.len > 0)
+                .then(|| {
+                    self.local
+                        .iter()
+                        .find(|a| f.src.contains(Prefix::key(**a)))
+                        .copied()
+                })
+                .flatten();
             for prefix in nets(&f.dst) {
                 let source = src.filter(|s| s.is_ipv4() == prefix.addr().is_ipv4());
                 if src.is_some() && source.is_none() {

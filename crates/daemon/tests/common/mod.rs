@@ -354,3 +354,148 @@ pub fn udp_roundtrip(from_ns: &str, to_ns: &str, dst: &str, port: u16, text: &st
     let out = rx.wait_with_output().expect("receiver");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+// ---------------------------------------------------------------------------------------
+// IKE mode: oakleyd applying policy from its state directory.
+
+impl Daemon {
+    /// An oakleyd in `ns` that applies the policy stores in `state` and negotiates with
+    /// IKEv2; key export and the Oakley log are on, `extra` adds arguments.
+    pub fn start_ike(ns: &str, state: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(state).unwrap();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--export-keys", "--ike-log"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn oakleyd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut log = String::new();
+            for line in lines.by_ref().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("ready") {
+                    let _ = tx.send(Ok(()));
+                    break;
+                }
+            }
+            let _ = tx.send(Err(log));
+            for line in lines.map_while(Result::ok) {
+                eprintln!("oakleyd[{}]: {line}", std::process::id());
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
+            Err(_) => panic!("oakleyd did not report ready in 20 s"),
+        }
+        Daemon {
+            child,
+            state: state.to_owned(),
+        }
+    }
+
+    /// The IKE counters the daemon last wrote (`ike.json`).
+    pub fn ike_stats(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(self.state.join("ike.json")) {
+                if let Ok(v) = serde_json::from_str(&t) {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "no ike.json");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The Oakley log so far.
+    pub fn oakley_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("oakley.log")).unwrap_or_default()
+    }
+
+    /// Exported ESP keys (Wireshark `esp_sa` lines).
+    pub fn esp_keys(&self) -> String {
+        std::fs::read_to_string(self.state.join("esp_sa")).unwrap_or_default()
+    }
+
+    /// Exported IKEv2 keys (Wireshark `ikev2_decryption_table` lines).
+    pub fn ike_keys(&self) -> String {
+        std::fs::read_to_string(self.state.join("ikev2_decryption_table")).unwrap_or_default()
+    }
+
+    /// Sends a signal to the daemon (`USR1` rekeys every child SA).
+    pub fn signal(&self, sig: &str) {
+        sh(&format!("kill -{sig} {}", self.child.id()));
+    }
+
+    /// Waits until `ike.json` satisfies `ok` (or panics after `secs`).
+    pub fn wait_ike(&self, secs: u64, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.ike_stats();
+            if ok(&v) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not reached in {secs} s: {v}\n{}",
+                self.oakley_log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// tshark's fields for every frame matching `filter`, decrypting ESP with `esp_sa` and
+/// IKEv2 with `ikev2` (Wireshark's `ikev2_decryption_table` format).
+pub fn tshark_ike(
+    pcap: &Path,
+    esp_sa: &str,
+    ikev2: &str,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<String> {
+    let home = Scratch::new("tshark");
+    std::fs::create_dir_all(home.0.join("wireshark")).unwrap();
+    std::fs::write(home.0.join("wireshark/esp_sa"), esp_sa).unwrap();
+    std::fs::write(home.0.join("wireshark/ikev2_decryption_table"), ikev2).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", &home.0)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-o",
+            "esp.enable_encryption_decode:TRUE",
+            "-o",
+            "esp.enable_authentication_check:TRUE",
+            "-o",
+            "udp.try_heuristic_first:TRUE",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+        ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,409 @@
+//! Policy in the data path, and acquires: the [`PolicyHook`] the daemon installs in its
+//! data plane when it negotiates with IKE.
+//!
+//! For every cleartext packet leaving through the TUN device the compiled policy decides:
+//! permit → re-sent in the clear (with the bypass mark), block → dropped, negotiate →
+//! sealed with the SA that covers it. A packet to negotiate with no SA yet is queued (a
+//! few packets per flow, a bounded number of flows and bytes) and the IKE task is asked
+//! for an SA (an *acquire*, once per flow); when the SA is installed the IKE task sends
+//! the queued packets. Fail closed: a negotiate packet is never sent in the clear, unless
+//! its filter action allows fallback to clear (Windows "soft") and the peer did not answer
+//! IKE within [`FALLBACK_AFTER`]. Everything is counted ([`AcquireStats`]).
+//!
+//! IKE messages that arrive on the ESP-in-UDP port (4500) reach the data plane's socket;
+//! they are handed to the IKE task here too.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use wire::{ip, ipv4, ipv6, udp};
+
+use crate::dataplane::stats::Drop;
+use crate::dataplane::{PolicyHook, Verdict};
+use crate::packet::FiveTuple;
+use crate::policy_map::{PolicyMap, RuleSetup, Selectors};
+
+/// Packets kept per flow while IKE negotiates.
+pub const PACKETS_PER_FLOW: usize = 4;
+/// Flows waiting for an SA at once.
+pub const MAX_FLOWS: usize = 256;
+/// Bytes of queued packets at once.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// A flow whose SA has not come up after this long loses its queued packets.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// With fallback to clear allowed, how long a peer has to answer IKE (Windows waits
+/// about three seconds before it talks in the clear to a non-IPsec computer).
+pub const FALLBACK_AFTER: Duration = Duration::from_secs(3);
+/// How long a peer that fell back to clear stays in the clear (Windows: the soft SA's
+/// five-minute idle time) unless an SA comes up first.
+pub const FALLBACK_FOR: Duration = Duration::from_secs(300);
+/// After a flow's negotiation failed, new packets of the flow are dropped without a new
+/// acquire for this long (no IKE storm toward a peer that refuses).
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// What the data plane and the UDP sockets hand to the IKE task.
+#[derive(Debug)]
+pub enum ToIke {
+    /// An IKE datagram (on port 4500 with the non-ESP marker still in front).
+    Datagram {
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// Traffic to `peer` needs an SA with these selectors.
+    Acquire(Acquire),
+    /// Load policy again from the stores.
+    Reload,
+}
+
+/// An acquire (RFC 4301 §5.1: a packet policy wants protected and no SA covers it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acquire {
+    pub peer: IpAddr,
+    /// Our address for IKE when policy knows it (transport mode: the packet's source).
+    pub local: Option<IpAddr>,
+    pub selectors: Selectors,
+}
+
+/// Counters of the policy decisions beside the data plane's own.
+#[derive(Debug, Default)]
+pub struct AcquireStats {
+    pub acquires: AtomicU64,
+    pub flushed: AtomicU64,
+    pub expired: AtomicU64,
+    pub failed: AtomicU64,
+    pub fallback_clear: AtomicU64,
+    pub ike_4500: AtomicU64,
+    pub ike_4500_dropped: AtomicU64,
+    pub channel_full: AtomicU64,
+}
+
+/// A copy of [`AcquireStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AcquireSnapshot {
+    /// Acquires sent to the IKE task.
+    pub acquires: u64,
+    /// Queued packets sent once their SA was up.
+    pub flushed: u64,
+    /// Queued packets dropped: their SA did not come up in time.
+    pub expired: u64,
+    /// Queued packets dropped: the negotiation failed.
+    pub failed: u64,
+    /// Packets sent in the clear after a fallback (soft filter action).
+    pub fallback_clear: u64,
+    /// IKE messages received on port 4500 (through the data plane).
+    pub ike_4500: u64,
+    pub ike_4500_dropped: u64,
+    /// Acquires or messages lost because the IKE task's queue was full.
+    pub channel_full: u64,
+}
+
+struct Flow {
+    packets: Vec<Vec<u8>>,
+    since: Instant,
+    soft: bool,
+}
+
+#[derive(Default)]
+struct Queue {
+    flows: HashMap<(IpAddr, Selectors), Flow>,
+    bytes: usize,
+    /// Flows whose negotiation failed recently.
+    failed: HashMap<(IpAddr, Selectors), Instant>,
+}
+
+/// The daemon's [`PolicyHook`].
+pub struct PolicyState {
+    map: ArcSwap<PolicyMap>,
+    queue: Mutex<Queue>,
+    /// Peers in fallback to clear, until when.
+    fallback: RwLock<HashMap<IpAddr, Instant>>,
+    tx: mpsc::Sender<ToIke>,
+    pub stats: AcquireStats,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+impl PolicyState {
+    pub fn new(map: PolicyMap, tx: mpsc::Sender<ToIke>) -> Self {
+        Self {
+            map: ArcSwap::from_pointee(map),
+            queue: Mutex::new(Queue::default()),
+            fallback: RwLock::new(HashMap::new()),
+            tx,
+            stats: AcquireStats::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn map(&self) -> Arc<PolicyMap> {
+        self.map.load_full()
+    }
+
+    /// Puts new policy in force (packets already queued stay queued).
+    pub fn replace(&self, map: PolicyMap) {
+        self.map.store(Arc::new(map));
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn in_fallback(&self, peer: IpAddr) -> bool {
+        let f = self.fallback.read().unwrap_or_else(|p| p.into_inner());
+        f.get(&peer).is_some_and(|until| *until > Instant::now())
+    }
+
+    /// The SA for `peer` is up: no more fallback to clear; returns the packets queued for
+    /// it, oldest first, and forgets their flows.
+    pub fn take_queued(&self, peer: IpAddr) -> Vec<Vec<u8>> {
+        self.fallback
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&peer);
+        let mut q = self.queue();
+        let keys: Vec<_> = q.flows.keys().filter(|k| k.0 == peer).cloned().collect();
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(f) = q.flows.remove(&k) {
+                out.extend(f.packets);
+            }
+        }
+        q.bytes = q
+            .flows
+            .values()
+            .flat_map(|f| &f.packets)
+            .map(Vec::len)
+            .sum();
+        bump(&self.stats.flushed, out.len() as u64);
+        out
+    }
+
+    /// Negotiation with `peer` failed: flows that may fall back to clear do so now (their
+    /// packets are returned to be sent in the clear); the others lose their packets and
+    /// wait [`RETRY_AFTER`] before the next acquire.
+    pub fn negotiation_failed(&self, peer: IpAddr) -> Vec<Vec<u8>> {
+        let now = Instant::now();
+        let mut q = self.queue();
+        let keys: Vec<_> = q.flows.keys().filter(|k| k.0 == peer).cloned().collect();
+        let mut clear = Vec::new();
+        for k in keys {
+            let Some(f) = q.flows.remove(&k) else {
+                continue;
+            };
+            if f.soft {
+                clear.extend(f.packets);
+            } else {
+                bump(&self.stats.failed, f.packets.len() as u64);
+                q.failed.insert(k, now);
+            }
+        }
+        q.bytes = q
+            .flows
+            .values()
+            .flat_map(|f| &f.packets)
+            .map(Vec::len)
+            .sum();
+        drop(q);
+        if !clear.is_empty() {
+            self.start_fallback(peer, now);
+            bump(&self.stats.fallback_clear, clear.len() as u64);
+        }
+        clear
+    }
+
+    fn start_fallback(&self, peer: IpAddr, now: Instant) {
+        self.fallback
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer, now + FALLBACK_FOR);
+    }
+
+    /// Timers (the IKE task calls this a few times a second): flows past their time lose
+    /// their packets; soft flows whose peer did not answer in [`FALLBACK_AFTER`] fall back
+    /// to clear, and their packets are returned to be sent in the clear.
+    pub fn expire(&self, now: Instant) -> Vec<Vec<u8>> {
+        let mut q = self.queue();
+        q.failed
+            .retain(|_, at| now.duration_since(*at) < RETRY_AFTER);
+        let mut clear = Vec::new();
+        let mut fallen = Vec::new();
+        let keys: Vec<_> = q
+            .flows
+            .iter()
+            .filter(|(_, f)| {
+                let age = now.duration_since(f.since);
+                (f.soft && age >= FALLBACK_AFTER) || age >= ACQUIRE_TIMEOUT
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            let Some(f) = q.flows.remove(&k) else {
+                continue;
+            };
+            if f.soft {
+                fallen.push(k.0);
+                clear.extend(f.packets);
+            } else {
+                bump(&self.stats.expired, f.packets.len() as u64);
+            }
+        }
+        q.bytes = q
+            .flows
+            .values()
+            .flat_map(|f| &f.packets)
+            .map(Vec::len)
+            .sum();
+        drop(q);
+        for p in fallen {
+            self.start_fallback(p, now);
+        }
+        bump(&self.stats.fallback_clear, clear.len() as u64);
+        {
+            let mut f = self.fallback.write().unwrap_or_else(|p| p.into_inner());
+            f.retain(|_, until| *until > now);
+        }
+        clear
+    }
+
+    /// Flows waiting for an SA.
+    pub fn pending_flows(&self) -> usize {
+        self.queue().flows.len()
+    }
+
+    pub fn snapshot(&self) -> AcquireSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let s = &self.stats;
+        AcquireSnapshot {
+            acquires: g(&s.acquires),
+            flushed: g(&s.flushed),
+            expired: g(&s.expired),
+            failed: g(&s.failed),
+            fallback_clear: g(&s.fallback_clear),
+            ike_4500: g(&s.ike_4500),
+            ike_4500_dropped: g(&s.ike_4500_dropped),
+            channel_full: g(&s.channel_full),
+        }
+    }
+}
+
+impl PolicyHook for PolicyState {
+    fn outbound(&self, _packet: &[u8], t: &FiveTuple) -> Verdict {
+        let map = self.map.load();
+        match map.classify_outbound(t) {
+            None => Verdict::ProtectIfSa,
+            Some((_, RuleSetup::Permit)) => Verdict::Clear,
+            Some((_, RuleSetup::Block)) => Verdict::Drop(Drop::Blocked),
+            Some((_, RuleSetup::Unnegotiable(_))) => Verdict::Drop(Drop::Unnegotiable),
+            Some((_, RuleSetup::Negotiate(n))) => {
+                if n.soft && self.in_fallback(n.tunnel.unwrap_or(t.dst)) {
+                    bump(&self.stats.fallback_clear, 1);
+                    Verdict::Clear
+                } else {
+                    Verdict::Protect
+                }
+            }
+        }
+    }
+
+    fn no_sa(&self, packet: &[u8], t: &FiveTuple) -> Drop {
+        let map = self.map.load();
+        let Some((m, RuleSetup::Negotiate(n))) = map.classify_outbound(t) else {
+            return Drop::NoSa;
+        };
+        let (peer, selectors) = map.acquire_selectors(t, m.filter, n);
+        let local = if n.tunnel.is_none() && map.local.contains(&t.src) {
+            Some(t.src)
+        } else {
+            None
+        };
+        let key = (peer, selectors);
+        let mut q = self.queue();
+        if q.failed.contains_key(&key) {
+            return Drop::NoSa;
+        }
+        let room = q.bytes + packet.len() <= MAX_QUEUED_BYTES;
+        if let Some(f) = q.flows.get_mut(&key) {
+            if f.packets.len() < PACKETS_PER_FLOW && room {
+                f.packets.push(packet.to_vec());
+                q.bytes += packet.len();
+                return Drop::Queued;
+            }
+            return Drop::QueueFull;
+        }
+        if q.flows.len() >= MAX_FLOWS || !room {
+            return Drop::QueueFull;
+        }
+        let acquire = Acquire {
+            peer,
+            local,
+            selectors: key.1.clone(),
+        };
+        if self.tx.try_send(ToIke::Acquire(acquire)).is_err() {
+            bump(&self.stats.channel_full, 1);
+            return Drop::QueueFull;
+        }
+        bump(&self.stats.acquires, 1);
+        q.bytes += packet.len();
+        q.flows.insert(
+            key,
+            Flow {
+                packets: vec![packet.to_vec()],
+                since: Instant::now(),
+                soft: n.soft,
+            },
+        );
+        Drop::Queued
+    }
+
+    fn ike(&self, packet: &[u8]) {
+        bump(&self.stats.ike_4500, 1);
+        let Some((from, to, payload)) = udp_parts(packet) else {
+            bump(&self.stats.ike_4500_dropped, 1);
+            return;
+        };
+        let msg = ToIke::Datagram {
+            from,
+            to,
+            bytes: payload.to_vec(),
+        };
+        if self.tx.try_send(msg).is_err() {
+            bump(&self.stats.ike_4500_dropped, 1);
+            bump(&self.stats.channel_full, 1);
+        }
+    }
+}
+
+/// Source, destination and payload of a UDP datagram in a whole IP packet.
+pub fn udp_parts(packet: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
+    let (src, dst, body): (IpAddr, IpAddr, &[u8]) = match ip::version(packet).ok()? {
+        ip::IpVersion::V4 => {
+            let p = ipv4::Packet::new_checked(packet).ok()?;
+            if p.protocol() != ip::UDP {
+                return None;
+            }
+            let body = packet.get(p.header_len()..p.total_len())?;
+            (p.src().into(), p.dst().into(), body)
+        }
+        ip::IpVersion::V6 => {
+            let p = ipv6::Packet::new_checked(packet).ok()?;
+            let w = p.walk().ok()?;
+            if w.protocol != ip::UDP {
+                return None;
+            }
+            let body = packet.get(ipv6::HEADER_LEN + w.offset..p.total_len())?;
+            (p.src().into(), p.dst().into(), body)
+        }
+    };
+    let u = udp::Packet::new_checked(body).ok()?;
+    let (sp, dp, len) = (u.src_port(), u.dst_port(), u.payload().len());
+    let payload = body.get(udp::HEADER_LEN..udp::HEADER_LEN + len)?;
+    Some((SocketAddr::new(src, sp), SocketAddr::new(dst, dp), payload))
+}

@@ -1,0 +1,281 @@
+//! oakleyd negotiating with IKEv2 from policy, end to end in network namespaces: policy
+//! written with the policy crate (what `oakley static` writes), two daemons, real traffic,
+//! a capture of the link judged by tshark with the keys the daemons exported (ESP and the
+//! IKEv2 decryption table).
+
+mod common;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Capture, Daemon, Pair, Scratch, can_run, tshark_ike, udp_roundtrip};
+use policy::address::Address;
+use policy::methods::{MmSecMethod, QmSecMethod};
+use policy::model::{
+    ConnectionType, Filter, FilterAction, FilterList, Policy, Rule, Store, TunnelEndpoint,
+};
+use policy::{FileStore, StoreLocation};
+
+const PSK: &str = "oakley-test-psk";
+
+/// One negotiate rule: its filters and its tunnel endpoint (none: transport mode).
+struct R<'a> {
+    filters: Vec<Filter>,
+    tunnel: Option<&'a str>,
+}
+
+/// A store with one assigned policy of negotiate rules (PSK), main mode AES128-SHA256
+/// with group 14, quick mode `qm`.
+fn store(rules: &[R<'_>], qm: &str, qm_pfs: bool) -> Store {
+    let mut s = Store::default();
+    let mut action = FilterAction::new("Require", 0);
+    action.qm_methods = QmSecMethod::parse_list(qm).unwrap();
+    action.qm_pfs = qm_pfs;
+    s.filter_actions.push(action);
+    let mut p = Policy::new("Oakley test", 0);
+    p.mm_methods = MmSecMethod::parse_list("AES128-SHA256-14 3DES-SHA1-2").unwrap();
+    for (i, r) in rules.iter().enumerate() {
+        let list = format!("L{i}");
+        s.filter_lists.push(FilterList {
+            name: list.clone(),
+            description: String::new(),
+            filters: r.filters.clone(),
+            last_modified: 0,
+        });
+        p.rules.push(Rule {
+            name: format!("R{i}"),
+            description: String::new(),
+            filter_list: list,
+            filter_action: "Require".into(),
+            auth: vec![policy::AuthMethod::Psk {
+                key: policy::Secret::new(PSK),
+            }],
+            tunnel: r
+                .tunnel
+                .map(|t| TunnelEndpoint::Ip(t.parse::<IpAddr>().unwrap())),
+            conn_type: ConnectionType::All,
+            active: true,
+        });
+    }
+    p.default_response.active = false;
+    s.policies.push(p);
+    s.assigned = Some("Oakley test".into());
+    s
+}
+
+fn addr(a: &str) -> Address {
+    Address::parse(a, None).unwrap()
+}
+
+/// Me to `peer`, mirrored (transport mode).
+fn host_filter(peer: &str) -> Filter {
+    Filter::new(Address::Me, addr(peer))
+}
+
+/// `from` to `to` networks, not mirrored (tunnel rules).
+fn net_filter(from: &str, to: &str) -> Filter {
+    let mut f = Filter::new(addr(from), addr(to));
+    f.mirrored = false;
+    f
+}
+
+fn save(state: &Path, s: &Store) {
+    std::fs::create_dir_all(state).unwrap();
+    FileStore::open(state, StoreLocation::Local)
+        .save(s)
+        .unwrap();
+}
+
+fn count(pcap: &Path, esp: &str, ike: &str, filter: &str) -> usize {
+    tshark_ike(pcap, esp, ike, filter, &["frame.number"]).len()
+}
+
+/// Both daemons' exported keys, joined (each knows both directions of its SAs; the union
+/// covers SAs either side saw).
+fn keys(a: &Daemon, b: &Daemon) -> (String, String) {
+    (
+        format!("{}{}", a.esp_keys(), b.esp_keys()),
+        format!("{}{}", a.ike_keys(), b.ike_keys()),
+    )
+}
+
+/// Every frame on the wire is IKE or ESP (ARP and IPv6 neighbour traffic aside), every
+/// ESP frame decrypts with a good ICV, and every IKEv2 message decrypts.
+fn assert_only_ipsec(pcap: &Path, esp: &str, ike: &str) -> usize {
+    let all = count(pcap, esp, ike, "ip");
+    let ipsec = count(pcap, esp, ike, "ip && (esp || isakmp)");
+    assert_eq!(all, ipsec, "frames other than IKE and ESP on the wire");
+    let n = count(pcap, esp, ike, "esp");
+    assert_eq!(
+        count(pcap, esp, ike, "esp.icv_good == 1"),
+        n,
+        "an ESP ICV did not verify"
+    );
+    let enc = count(pcap, esp, ike, "isakmp.nextpayload == 46");
+    let dec = count(pcap, esp, ike, "isakmp.enc.contained");
+    assert!(enc > 0, "no encrypted IKEv2 message seen");
+    assert_eq!(dec, enc, "an IKEv2 message did not decrypt");
+    assert_eq!(
+        count(pcap, esp, ike, "isakmp.ikev2.integrity_checksum"),
+        0,
+        "an IKEv2 integrity checksum did not verify"
+    );
+    n
+}
+
+#[test]
+fn transport_raw_esp_tcp_udp_initiator_and_responder() {
+    if !can_run() {
+        return;
+    }
+    let (a_ip, b_ip) = ("10.71.0.1", "10.71.0.2");
+    let pair = Pair::new(&["10.71.0.1/24"], &["10.71.0.2/24"]);
+    let dir = Scratch::new("ike-tr");
+    let qm = "ESP[AESGCM128,None]:3600s ESP[AES256,SHA256]";
+    save(
+        &dir.0.join("a"),
+        &store(
+            &[R {
+                filters: vec![host_filter(b_ip)],
+                tunnel: None,
+            }],
+            qm,
+            false,
+        ),
+    );
+    save(
+        &dir.0.join("b"),
+        &store(
+            &[R {
+                filters: vec![host_filter(a_ip)],
+                tunnel: None,
+            }],
+            qm,
+            false,
+        ),
+    );
+    let a = Daemon::start_ike(&pair.a, &dir.0.join("a"), &[]);
+    let b = Daemon::start_ike(&pair.b, &dir.0.join("b"), &[]);
+    let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
+    // The first packet waits for the SA (acquire), then everything flows.
+    pair.exec(&pair.a, "ping -c 4 -i 0.2 -W 3 10.71.0.2");
+    pair.exec(&pair.b, "iperf3 -s -1 -D -B 10.71.0.2");
+    std::thread::sleep(Duration::from_millis(300));
+    pair.exec(&pair.a, "iperf3 -c 10.71.0.2 -n 2M --connect-timeout 3000");
+    assert_eq!(
+        udp_roundtrip(&pair.b, &pair.a, a_ip, 7101, "b-to-a"),
+        "b-to-a"
+    );
+    let pcap = cap.stop();
+    let (esp, ike) = keys(&a, &b);
+    let n = assert_only_ipsec(&pcap, &esp, &ike);
+    assert!(n > 20, "{n} ESP frames");
+    assert_eq!(
+        count(&pcap, &esp, &ike, "esp && icmp.type == 8"),
+        4,
+        "echo requests"
+    );
+    assert!(count(&pcap, &esp, &ike, "esp && tcp.dstport == 5201") > 10);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7101"), 1);
+    assert_eq!(
+        count(&pcap, &esp, &ike, "udp.port == 4500"),
+        0,
+        "no NAT: raw ESP"
+    );
+    let log = a.oakley_log();
+    assert!(log.contains("as initiator"), "{log}");
+    assert!(b.oakley_log().contains("as responder"));
+    let (sa, sb) = (a.stop(), b.stop());
+    assert_eq!(sa["esp_errors"], 0, "{sa}");
+    assert_eq!(sb["esp_errors"], 0, "{sb}");
+    assert_eq!(sb["selector"], 0, "{sb}");
+}
+
+#[test]
+fn tunnel_esp_in_udp_between_subnets_initiated_by_the_other_side() {
+    if !can_run() {
+        return;
+    }
+    let pair = Pair::new(&["10.72.0.1/24"], &["10.72.0.2/24"]);
+    pair.exec(&pair.a, "ip addr add 10.73.1.1/32 dev lo");
+    pair.exec(&pair.b, "ip addr add 10.73.2.1/32 dev lo");
+    let dir = Scratch::new("ike-tun");
+    let (na, nb) = ("10.73.1.0/24", "10.73.2.0/24");
+    // Windows' two tunnel rules per side: outbound toward the peer gateway, inbound to us.
+    let side = |me: &str, peer: &str, mine: &str, theirs: &str| {
+        store(
+            &[
+                R {
+                    filters: vec![net_filter(mine, theirs)],
+                    tunnel: Some(peer),
+                },
+                R {
+                    filters: vec![net_filter(theirs, mine)],
+                    tunnel: Some(me),
+                },
+            ],
+            "ESP[AES128,SHA256]:3600s",
+            true,
+        )
+    };
+    save(&dir.0.join("a"), &side("10.72.0.1", "10.72.0.2", na, nb));
+    save(&dir.0.join("b"), &side("10.72.0.2", "10.72.0.1", nb, na));
+    let a = Daemon::start_ike(&pair.a, &dir.0.join("a"), &["--force-encap"]);
+    let b = Daemon::start_ike(&pair.b, &dir.0.join("b"), &["--force-encap"]);
+    let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
+    // B initiates this time.
+    pair.exec(&pair.b, "ping -c 3 -i 0.2 -W 3 -I 10.73.2.1 10.73.1.1");
+    pair.exec(&pair.a, "iperf3 -s -1 -D -B 10.73.1.1");
+    std::thread::sleep(Duration::from_millis(300));
+    pair.exec(
+        &pair.b,
+        "iperf3 -c 10.73.1.1 -B 10.73.2.1 -n 1M --connect-timeout 3000",
+    );
+    assert_eq!(
+        udp_roundtrip(&pair.a, &pair.b, "10.73.2.1", 7102, "through-the-tunnel"),
+        "through-the-tunnel"
+    );
+    // The gateways' own traffic is not in the tunnel's selectors: it stays clear.
+    assert!(pair.try_exec(&pair.a, "ping -c 1 -W 2 10.72.0.2"));
+    let pcap = cap.stop();
+    let (esp, ike) = keys(&a, &b);
+    let n = count(&pcap, &esp, &ike, "esp");
+    assert!(n > 10, "{n}");
+    assert_eq!(count(&pcap, &esp, &ike, "esp.icv_good == 1"), n);
+    assert_eq!(
+        count(&pcap, &esp, &ike, "esp && udp.port == 4500"),
+        n,
+        "ESP in UDP"
+    );
+    assert_eq!(count(&pcap, &esp, &ike, "ip.proto == 50"), 0, "no raw ESP");
+    assert_eq!(
+        count(
+            &pcap,
+            &esp,
+            &ike,
+            "esp && ip.src == 10.72.0.2 && ip.src == 10.73.2.1 && icmp.type == 8"
+        ),
+        3,
+        "outer gateway to gateway, inner subnet to subnet"
+    );
+    assert_eq!(
+        count(&pcap, &esp, &ike, "ip.addr == 10.73.1.1 && !esp"),
+        0,
+        "inner hosts in the clear"
+    );
+    assert!(count(&pcap, &esp, &ike, "esp && tcp.srcport == 5201") > 5);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7102"), 1);
+    assert_eq!(
+        count(&pcap, &esp, &ike, "isakmp.nextpayload == 46"),
+        count(&pcap, &esp, &ike, "isakmp.enc.contained")
+    );
+    assert!(
+        b.oakley_log().contains("as initiator"),
+        "{}",
+        b.oakley_log()
+    );
+    let (sa, sb) = (a.stop(), b.stop());
+    assert_eq!(sa["esp_errors"], 0, "{sa}");
+    assert_eq!(sb["esp_errors"], 0, "{sb}");
+}
