@@ -80,6 +80,7 @@ pub struct Settings {
     pub export_keys: bool,
     pub force_encap: bool,
     pub ike_log: bool,
+    pub nat_keepalive: Duration,
 }
 
 /// The sockets the IKE task sends and receives on, per local address.
@@ -395,6 +396,7 @@ impl IkeTask {
         );
         let ec = EndpointConfig {
             export_keys: self.keys.is_some(),
+            keepalive: self.settings.nat_keepalive,
             ..EndpointConfig::default()
         };
         let ep = Endpoint::new(ec, vec![cfg], &mut self.rng);

@@ -32,6 +32,8 @@ pub struct ServiceArgs {
     pub force_encap: bool,
     /// Write the Oakley log to `oakley.log` in the state dir.
     pub ike_log: bool,
+    /// NAT keepalive interval from behind a NAT.
+    pub nat_keepalive: std::time::Duration,
 }
 
 /// Addresses the daemon serves: unicast, not loopback, not IPv6 link-local (those need a
@@ -125,6 +127,7 @@ pub fn run(args: ServiceArgs) -> Result<(), String> {
             export_keys: args.export_keys,
             force_encap: args.force_encap,
             ike_log: args.ike_log,
+            nat_keepalive: args.nat_keepalive,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

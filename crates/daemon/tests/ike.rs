@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Capture, Daemon, Pair, Scratch, can_run, tshark_ike, udp_roundtrip};
+use common::{Capture, Daemon, Netns, Pair, Scratch, can_run, tshark_ike, udp_roundtrip};
 use policy::address::Address;
 use policy::methods::{MmSecMethod, QmSecMethod};
 use policy::model::{
@@ -278,4 +278,82 @@ fn tunnel_esp_in_udp_between_subnets_initiated_by_the_other_side() {
     let (sa, sb) = (a.stop(), b.stop());
     assert_eq!(sa["esp_errors"], 0, "{sa}");
     assert_eq!(sb["esp_errors"], 0, "{sb}");
+}
+
+#[test]
+fn nat_router_masquerade_tunnel_with_keepalives() {
+    if !can_run() {
+        return;
+    }
+    // A (behind the NAT) -- R (masquerade) -- B. B sees A as R's outside address.
+    let n = Netns::new(&["a", "r", "b"]);
+    n.link(0, "xa", "10.74.1.2/24", 1, "ya", "10.74.1.1/24");
+    n.link(1, "yb", "10.74.2.1/24", 2, "xb", "10.74.2.2/24");
+    n.exec(0, "ip route add default via 10.74.1.1");
+    n.exec(0, "ip addr add 10.75.1.1/32 dev lo");
+    n.exec(2, "ip addr add 10.75.2.1/32 dev lo");
+    n.exec(1, "sysctl -qw net.ipv4.ip_forward=1");
+    // Short UDP mappings: only keepalives keep an idle tunnel reachable from B.
+    n.exec(1, "sysctl -qw net.netfilter.nf_conntrack_udp_timeout=3");
+    n.exec(1, "sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream=3");
+    n.exec(
+        1,
+        "nft 'add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post oifname yb masquerade'",
+    );
+    let dir = Scratch::new("ike-nat");
+    let (na, nb) = ("10.75.1.0/24", "10.75.2.0/24");
+    let side = |me: &str, peer: &str, mine: &str, theirs: &str| {
+        store(
+            &[
+                R {
+                    filters: vec![net_filter(mine, theirs)],
+                    tunnel: Some(peer),
+                },
+                R {
+                    filters: vec![net_filter(theirs, mine)],
+                    tunnel: Some(me),
+                },
+            ],
+            "ESP[AESGCM256,None]",
+            false,
+        )
+    };
+    // Each side names the other by the address it sees: B knows A as the NAT's address.
+    save(&dir.0.join("a"), &side("10.74.1.2", "10.74.2.2", na, nb));
+    save(&dir.0.join("b"), &side("10.74.2.2", "10.74.2.1", nb, na));
+    let a = Daemon::start_ike(n.ns(0), &dir.0.join("a"), &["--nat-keepalive", "1"]);
+    let b = Daemon::start_ike(n.ns(2), &dir.0.join("b"), &[]);
+    let cap = Capture::start(n.ns(2), "xb", &dir.0.join("wire.pcap"));
+    n.exec(0, "ping -c 3 -i 0.2 -W 3 -I 10.75.1.1 10.75.2.1");
+    assert!(a.oakley_log().contains("this host behind a NAT: true"), "{}", a.oakley_log());
+    assert!(b.oakley_log().contains("peer behind a NAT: true"), "{}", b.oakley_log());
+    // Idle for longer than the router keeps a UDP mapping; then B talks first.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        udp_roundtrip(n.ns(2), n.ns(0), "10.75.1.1", 7103, "from-outside"),
+        "from-outside"
+    );
+    n.exec(2, "ping -c 2 -i 0.2 -W 3 -I 10.75.2.1 10.75.1.1");
+    let pcap = cap.stop();
+    let (esp, ike) = keys(&a, &b);
+    let all = count(&pcap, &esp, &ike, "ip");
+    let esp_n = count(&pcap, &esp, &ike, "esp");
+    assert!(esp_n >= 11, "{esp_n}");
+    assert_eq!(count(&pcap, &esp, &ike, "esp.icv_good == 1"), esp_n);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.port == 4500"), esp_n);
+    assert_eq!(count(&pcap, &esp, &ike, "ip.proto == 50"), 0);
+    // Everything B sees comes from the NAT's address, and is IKE, ESP or a keepalive.
+    assert_eq!(count(&pcap, &esp, &ike, "ip.src == 10.74.1.2"), 0);
+    let keepalives = count(&pcap, &esp, &ike, "udp.port == 4500 && udp.length == 9");
+    assert!(keepalives >= 4, "{keepalives} keepalives");
+    assert_eq!(
+        count(&pcap, &esp, &ike, "esp || isakmp") + keepalives,
+        all,
+        "other traffic on the outside link"
+    );
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7103"), 1);
+    let sb = b.stop();
+    assert!(sb["keepalive"].as_u64().unwrap() >= 4, "{sb}");
+    assert_eq!(sb["esp_errors"], 0, "{sb}");
+    drop(a);
 }

@@ -46,6 +46,9 @@ struct Args {
     /// Write the Oakley log (IKE negotiation steps, never keys) to <state-dir>/oakley.log.
     #[arg(long)]
     ike_log: bool,
+    /// Seconds between NAT keepalives sent from behind a NAT (RFC 3948 §2.3).
+    #[arg(long, default_value_t = 20)]
+    nat_keepalive: u64,
 }
 
 fn state_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -98,6 +101,7 @@ fn run(args: Args) -> Result<(), String> {
             export_keys: args.export_keys,
             force_encap: args.force_encap,
             ike_log: args.ike_log,
+            nat_keepalive: Duration::from_secs(args.nat_keepalive.max(1)),
         });
     };
     run_manual(args, dir, &manual)

@@ -499,3 +499,66 @@ pub fn tshark_ike(
         .map(str::to_owned)
         .collect()
 }
+
+/// Any number of uniquely named namespaces, linked by veth pairs on demand; everything
+/// inside is killed and the namespaces deleted on drop.
+pub struct Netns {
+    pub names: Vec<String>,
+}
+
+impl Netns {
+    /// Namespaces for the given roles (`ns(i)` is the name of role `i`), loopback up.
+    pub fn new(roles: &[&str]) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = std::process::id();
+        let names: Vec<String> = roles
+            .iter()
+            .map(|r| format!("oak{id}x{n}{r}"))
+            .collect();
+        let me = Netns { names };
+        for ns in &me.names {
+            sh(&format!("ip netns add {ns}"));
+            sh(&format!("ip -n {ns} link set lo up"));
+        }
+        me
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// A veth pair between namespaces `a` and `b` with the given device names and
+    /// addresses (`ip addr add` arguments).
+    pub fn link(&self, a: usize, dev_a: &str, addr_a: &str, b: usize, dev_b: &str, addr_b: &str) {
+        sh(&format!(
+            "ip link add {dev_a} netns {} type veth peer name {dev_b} netns {}",
+            self.ns(a),
+            self.ns(b)
+        ));
+        for (ns, dev, addr) in [(self.ns(a), dev_a, addr_a), (self.ns(b), dev_b, addr_b)] {
+            sh(&format!("ip -n {ns} addr add {addr} dev {dev}"));
+            sh(&format!("ip -n {ns} link set {dev} up"));
+        }
+    }
+
+    pub fn exec(&self, i: usize, cmd: &str) -> String {
+        sh(&format!("ip netns exec {} {cmd}", self.ns(i)))
+    }
+
+    pub fn try_exec(&self, i: usize, cmd: &str) -> bool {
+        try_sh(&format!("ip netns exec {} {cmd}", self.ns(i)))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"
+                ))
+                .status();
+        }
+    }
+}
