@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Capture, Daemon, Netns, Pair, Scratch, can_run, tshark_ike, udp_roundtrip};
+use common::{
+    Capture, Charon, Daemon, Netns, Pair, Scratch, can_run, have_charon, tshark_ike, udp_roundtrip,
+};
 use policy::address::Address;
 use policy::methods::{MmSecMethod, QmSecMethod};
 use policy::model::{
@@ -356,4 +358,106 @@ fn nat_router_masquerade_tunnel_with_keepalives() {
     assert!(sb["keepalive"].as_u64().unwrap() >= 4, "{sb}");
     assert_eq!(sb["esp_errors"], 0, "{sb}");
     drop(a);
+}
+
+/// Oakley (namespace a, inner network 10.77.1.0/24) and charon (namespace b, 10.77.2.0/24)
+/// in tunnel mode; `oakley_initiates` says who starts.
+fn strongswan(tag: &str, oakley_initiates: bool) {
+    if !can_run() || !have_charon() {
+        return;
+    }
+    let pair = Pair::new(&["10.76.0.1/24"], &["10.76.0.2/24"]);
+    pair.exec(&pair.a, "ip addr add 10.77.1.1/32 dev lo");
+    // kernel-libipsec sends from an address inside its local selector.
+    pair.exec(&pair.b, "ip addr add 10.77.2.1/32 dev lo");
+    let dir = Scratch::new(tag);
+    let (na, nb) = ("10.77.1.0/24", "10.77.2.0/24");
+    save(
+        &dir.0.join("a"),
+        &store(
+            &[
+                R {
+                    filters: vec![net_filter(na, nb)],
+                    tunnel: Some("10.76.0.2"),
+                },
+                R {
+                    filters: vec![net_filter(nb, na)],
+                    tunnel: Some("10.76.0.1"),
+                },
+            ],
+            "ESP[AESGCM128,None]",
+            false,
+        ),
+    );
+    let charon = Charon::start(
+        &pair.b,
+        &dir.0.join("charon"),
+        &format!(
+            "connections {{
+  c {{ version = 2
+    local_addrs = 10.76.0.2
+    remote_addrs = 10.76.0.1
+    proposals = aes128-sha256-modp2048
+    mobike = no
+    local {{ auth = psk
+            id = 10.76.0.2 }}
+    remote {{ auth = psk
+             id = 10.76.0.1 }}
+    children {{ c {{ local_ts = {nb}
+                   remote_ts = {na}
+                   mode = tunnel
+                   esp_proposals = aes128gcm16
+                   start_action = none }} }}
+  }}
+}}
+secrets {{ ike {{ secret = \"{PSK}\" }} }}
+"
+        ),
+    );
+    let a = Daemon::start_ike(&pair.a, &dir.0.join("a"), &[]);
+    let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
+    if oakley_initiates {
+        pair.exec(&pair.a, "ping -c 3 -i 0.2 -W 3 -I 10.77.1.1 10.77.2.1");
+    } else {
+        assert!(
+            charon.swanctl(&["--initiate", "--child", "c", "--timeout", "10"]),
+            "swanctl --initiate:\n{}\n{}",
+            charon.log(),
+            a.oakley_log()
+        );
+        pair.exec(&pair.b, "ping -c 3 -i 0.2 -W 3 -I 10.77.2.1 10.77.1.1");
+    }
+    // Both ways, whoever started.
+    assert_eq!(
+        udp_roundtrip(&pair.a, &pair.b, "10.77.2.1", 7104, "to-strongswan"),
+        "to-strongswan"
+    );
+    assert_eq!(
+        udp_roundtrip(&pair.b, &pair.a, "10.77.1.1", 7105, "from-strongswan"),
+        "from-strongswan"
+    );
+    let pcap = cap.stop();
+    let (esp, ike) = (a.esp_keys(), a.ike_keys());
+    let n = assert_only_ipsec(&pcap, &esp, &ike);
+    assert!(n >= 8, "{n}");
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.port == 4500"), n, "ESP in UDP");
+    assert_eq!(count(&pcap, &esp, &ike, "esp && icmp.type == 8"), 3);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && icmp.type == 0"), 3);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7104"), 1);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7105"), 1);
+    let role = if oakley_initiates { "as initiator" } else { "as responder" };
+    assert!(a.oakley_log().contains(role), "{}", a.oakley_log());
+    let sa = a.stop();
+    assert_eq!(sa["esp_errors"], 0, "{sa}");
+    assert_eq!(sa["selector"], 0, "{sa}");
+}
+
+#[test]
+fn strongswan_tunnel_oakley_initiates() {
+    strongswan("ike-sw-i", true);
+}
+
+#[test]
+fn strongswan_tunnel_strongswan_initiates() {
+    strongswan("ike-sw-r", false);
 }

@@ -562,3 +562,97 @@ impl Drop for Netns {
         }
     }
 }
+
+/// strongSwan's charon (Debian's, with its user-space ESP plugin kernel-libipsec) in a
+/// namespace, with its own strongswan.conf, vici socket and private /run; killed on drop.
+pub struct Charon {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+/// True when charon and swanctl are installed (scripts/setup.sh installs them); tests
+/// print why they skip otherwise, and fail under CI.
+pub fn have_charon() -> bool {
+    let ok = Path::new("/usr/lib/ipsec/charon").exists() && try_sh("command -v swanctl");
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strongSwan must be installed under CI (scripts/setup.sh)"
+        );
+        eprintln!("skipping: strongSwan (charon, swanctl) not installed");
+    }
+    ok
+}
+
+impl Charon {
+    /// Starts charon in `ns` with `swanctl_conf` loaded.
+    pub fn start(ns: &str, dir: &Path, swanctl_conf: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("strongswan.conf"),
+            format!(
+                "charon {{
+  load = random nonce openssl aes sha1 sha2 md5 hmac gcm kdf gmp curve25519 x509 pubkey pkcs1 pem revocation constraints kernel-libipsec kernel-netlink socket-default vici
+  install_virtual_ip = no
+  retransmit_tries = 3
+  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}
+  filelog {{ log {{ path = {d}/charon.log
+    flush_line = yes
+    default = 1
+    ike = 1
+    knl = 1 }} }}
+}}
+"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("swanctl.conf"), swanctl_conf).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "unshare", "-m", "sh", "-c"])
+            .arg("mount -t tmpfs none /run && exec /usr/lib/ipsec/charon")
+            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start charon");
+        let c = Charon {
+            child,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dir.join("charon.vici").exists() {
+            assert!(Instant::now() < deadline, "charon did not start:\n{}", c.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            c.swanctl(&["--load-all", "--file", &format!("{d}/swanctl.conf")]),
+            "swanctl --load-all:\n{}",
+            c.log()
+        );
+        c
+    }
+
+    /// Runs swanctl against this charon.
+    pub fn swanctl(&self, args: &[&str]) -> bool {
+        Command::new("swanctl")
+            .args(args)
+            .args(["--uri", &format!("unix://{}/charon.vici", self.dir.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Charon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
