@@ -294,8 +294,22 @@ impl PolicyState {
     }
 }
 
+/// Destinations policy never negotiates for and the daemon never re-sends (multicast,
+/// broadcast, link-local; MISSION Q8). Routes keep such traffic out of the TUN device;
+/// what still arrives is the kernel's own chatter on the TUN link (IPv6 router
+/// solicitations, MLD reports).
+fn never_sent(dst: IpAddr) -> bool {
+    match dst {
+        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_link_local(),
+        IpAddr::V6(a) => a.is_multicast() || (a.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
 impl PolicyHook for PolicyState {
     fn outbound(&self, _packet: &[u8], t: &FiveTuple) -> Verdict {
+        if never_sent(t.dst) {
+            return Verdict::Drop(Drop::NoPolicy);
+        }
         let map = self.map.load();
         match map.classify_outbound(t) {
             None => Verdict::ProtectIfSa,

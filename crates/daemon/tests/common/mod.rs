@@ -511,10 +511,7 @@ impl Netns {
     pub fn new(roles: &[&str]) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let id = std::process::id();
-        let names: Vec<String> = roles
-            .iter()
-            .map(|r| format!("oak{id}x{n}{r}"))
-            .collect();
+        let names: Vec<String> = roles.iter().map(|r| format!("oak{id}x{n}{r}")).collect();
         let me = Netns { names };
         for ns in &me.names {
             sh(&format!("ip netns add {ns}"));
@@ -622,7 +619,11 @@ impl Charon {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !dir.join("charon.vici").exists() {
-            assert!(Instant::now() < deadline, "charon did not start:\n{}", c.log());
+            assert!(
+                Instant::now() < deadline,
+                "charon did not start:\n{}",
+                c.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         assert!(
@@ -637,7 +638,10 @@ impl Charon {
     pub fn swanctl(&self, args: &[&str]) -> bool {
         Command::new("swanctl")
             .args(args)
-            .args(["--uri", &format!("unix://{}/charon.vici", self.dir.display())])
+            .args([
+                "--uri",
+                &format!("unix://{}/charon.vici", self.dir.display()),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
