@@ -456,7 +456,9 @@ impl Daemon {
 }
 
 /// tshark's fields for every frame matching `filter`, decrypting ESP with `esp_sa` and
-/// IKEv2 with `ikev2` (Wireshark's `ikev2_decryption_table` format).
+/// IKEv2 with `ikev2` (Wireshark's `ikev2_decryption_table` format). UDP port 4500 is
+/// dissected by port (RFC 3948), without heuristics first: those take some ESP-in-UDP
+/// packets for DNS, depending on the SPI's bytes.
 pub fn tshark_ike(
     pcap: &Path,
     esp_sa: &str,
@@ -478,8 +480,6 @@ pub fn tshark_ike(
             "esp.enable_encryption_decode:TRUE",
             "-o",
             "esp.enable_authentication_check:TRUE",
-            "-o",
-            "udp.try_heuristic_first:TRUE",
             "-Y",
             filter,
             "-T",
