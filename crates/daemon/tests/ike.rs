@@ -762,3 +762,56 @@ fn permit_block_fallback_and_fail_closed_toward_a_host_without_ipsec() {
         "{ike}"
     );
 }
+
+#[test]
+fn ipv6_transport_and_ipv4_transport_in_udp() {
+    if !can_run() {
+        return;
+    }
+    let pair = Pair::new(
+        &["fd00:80::1/64", "10.80.0.1/24"],
+        &["fd00:80::2/64", "10.80.0.2/24"],
+    );
+    let dir = Scratch::new("ike-v6");
+    let qm = "ESP[AESGCM256,None] ESP[AES128,SHA1]";
+    let side = |peers: [&str; 2]| {
+        store(
+            &[R {
+                filters: peers.iter().map(|p| host_filter(p)).collect(),
+                tunnel: None,
+            }],
+            qm,
+            false,
+        )
+    };
+    save(&dir.0.join("a"), &side(["fd00:80::2", "10.80.0.2"]));
+    save(&dir.0.join("b"), &side(["fd00:80::1", "10.80.0.1"]));
+    // UDP encapsulation forced: IPv4 transport mode goes in UDP 4500 (IPv6 too).
+    let a = Daemon::start_ike(&pair.a, &dir.0.join("a"), &["--force-encap"]);
+    let b = Daemon::start_ike(&pair.b, &dir.0.join("b"), &["--force-encap"]);
+    let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
+    pair.exec(&pair.a, "ping -6 -c 3 -i 0.2 -W 3 fd00:80::2");
+    assert_eq!(udp_roundtrip(&pair.b, &pair.a, "fd00:80::1", 7107, "v6-back"), "v6-back");
+    pair.exec(&pair.b, "ping -c 3 -i 0.2 -W 3 10.80.0.1");
+    pair.exec(&pair.a, "iperf3 -s -1 -D -B 10.80.0.1");
+    std::thread::sleep(Duration::from_millis(300));
+    pair.exec(&pair.b, "iperf3 -c 10.80.0.1 -n 1M --connect-timeout 3000");
+    let pcap = cap.stop();
+    let (esp, ike) = keys(&a, &b);
+    let n = count(&pcap, &esp, &ike, "esp");
+    assert!(n > 20, "{n}");
+    assert_eq!(count(&pcap, &esp, &ike, "esp.icv_good == 1"), n);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.port == 4500"), n, "ESP in UDP");
+    assert_eq!(count(&pcap, &esp, &ike, "esp && icmpv6.type == 128"), 3);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && ip && icmp.type == 8"), 3);
+    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7107"), 1);
+    assert!(count(&pcap, &esp, &ike, "esp && tcp.dstport == 5201") > 5);
+    assert_eq!(
+        count(&pcap, &esp, &ike, "(icmpv6.type == 128 || icmp || tcp || udp.port == 7107) && !esp"),
+        0,
+        "cleartext on the wire"
+    );
+    let (sa, sb) = (a.stop(), b.stop());
+    assert_eq!(sa["esp_errors"], 0, "{sa}");
+    assert_eq!(sb["esp_errors"], 0, "{sb}");
+}
