@@ -421,3 +421,204 @@ pub fn udp_parts(packet: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
     let payload = body.get(udp::HEADER_LEN..udp::HEADER_LEN + len)?;
     Some((SocketAddr::new(src, sp), SocketAddr::new(dst, dp), payload))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::address::Address;
+    use policy::model::{
+        ActionKind, ConnectionType, Filter, FilterAction, FilterList, Policy, Rule, Store,
+    };
+    use policy::resolver::HostConfig;
+    use policy::{PolicySource, StoreError, StoreLocation};
+
+    struct Mem(Store);
+    impl PolicySource for Mem {
+        fn location(&self) -> StoreLocation {
+            StoreLocation::Local
+        }
+        fn origin(&self) -> String {
+            "memory".into()
+        }
+        fn load(&self) -> Result<Store, StoreError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// Negotiate with 10.9.0.0/24 (soft for 10.9.0.5), block 10.9.0.3, permit 10.9.0.4.
+    fn state() -> (PolicyState, mpsc::Receiver<ToIke>) {
+        let mut s = Store::default();
+        let mut p = Policy::new("P", 0);
+        p.default_response.active = false;
+        let rules = [
+            ("10.9.0.0/24", ActionKind::Negotiate, false),
+            ("10.9.0.3", ActionKind::Block, false),
+            ("10.9.0.4", ActionKind::Permit, false),
+            ("10.9.0.5", ActionKind::Negotiate, true),
+        ];
+        for (i, (dst, kind, soft)) in rules.into_iter().enumerate() {
+            let name = format!("r{i}");
+            s.filter_lists.push(FilterList {
+                name: name.clone(),
+                description: String::new(),
+                filters: vec![Filter::new(Address::Me, Address::parse(dst, None).unwrap())],
+                last_modified: 0,
+            });
+            let mut a = FilterAction::new(&name, 0);
+            a.action = kind;
+            a.soft = soft;
+            if kind != ActionKind::Negotiate {
+                a.qm_methods.clear();
+            }
+            s.filter_actions.push(a);
+            p.rules.push(Rule {
+                name: name.clone(),
+                description: String::new(),
+                filter_list: name.clone(),
+                filter_action: name,
+                auth: vec![policy::AuthMethod::Psk {
+                    key: policy::Secret::new("k"),
+                }],
+                tunnel: None,
+                conn_type: ConnectionType::All,
+                active: true,
+            });
+        }
+        s.policies.push(p);
+        s.assigned = Some("P".into());
+        let host = HostConfig {
+            me: vec!["10.9.0.1".parse().unwrap()],
+            ..HostConfig::default()
+        };
+        let (rsop, compiled) = crate::policy_map::load_from(&[&Mem(s)], &host);
+        let map = PolicyMap::new(&rsop, compiled, host.me.clone());
+        assert!(map.warnings.is_empty(), "{:?}", map.warnings);
+        let (tx, rx) = mpsc::channel(8);
+        (PolicyState::new(map, tx), rx)
+    }
+
+    fn t(dst: &str, port: u16) -> FiveTuple {
+        FiveTuple {
+            src: "10.9.0.1".parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: 17,
+            src_port: 5000,
+            dst_port: port,
+            opaque_ports: false,
+        }
+    }
+
+    #[test]
+    fn verdicts_queues_acquires_and_fallback() {
+        let (p, mut rx) = state();
+        assert_eq!(
+            p.outbound(&[], &t("10.9.0.3", 1)),
+            Verdict::Drop(Drop::Blocked)
+        );
+        assert_eq!(p.outbound(&[], &t("10.9.0.4", 1)), Verdict::Clear);
+        assert_eq!(p.outbound(&[], &t("10.9.0.7", 1)), Verdict::Protect);
+        assert_eq!(p.outbound(&[], &t("10.8.0.7", 1)), Verdict::ProtectIfSa);
+        assert_eq!(
+            p.outbound(&[], &t("ff02::1", 1)),
+            Verdict::Drop(Drop::NoPolicy)
+        );
+        // One acquire per flow, a few packets queued, then the queue is full.
+        for i in 0..PACKETS_PER_FLOW {
+            assert_eq!(p.no_sa(&[i as u8; 100], &t("10.9.0.7", 1)), Drop::Queued);
+        }
+        assert_eq!(p.no_sa(&[9; 100], &t("10.9.0.7", 1)), Drop::QueueFull);
+        let Ok(ToIke::Acquire(a)) = rx.try_recv() else {
+            panic!("no acquire")
+        };
+        assert_eq!(a.peer, "10.9.0.7".parse::<IpAddr>().unwrap());
+        assert_eq!(a.local, Some("10.9.0.1".parse().unwrap()));
+        assert!(rx.try_recv().is_err(), "one acquire per flow");
+        // The SA came up: the queued packets, in order.
+        let q = p.take_queued(a.peer);
+        assert_eq!(q.len(), PACKETS_PER_FLOW);
+        assert_eq!(q[0][0], 0);
+        assert_eq!(p.pending_flows(), 0);
+        // A failed negotiation drops a require flow and holds new acquires back for a while.
+        assert_eq!(p.no_sa(&[1; 10], &t("10.9.0.8", 1)), Drop::Queued);
+        assert!(p.negotiation_failed("10.9.0.8".parse().unwrap()).is_empty());
+        assert_eq!(p.no_sa(&[1; 10], &t("10.9.0.8", 1)), Drop::NoSa);
+        assert_eq!(p.snapshot().failed, 1);
+        // A soft flow falls back to clear after FALLBACK_AFTER.
+        let soft = t("10.9.0.5", 1);
+        assert_eq!(p.outbound(&[], &soft), Verdict::Protect);
+        assert_eq!(p.no_sa(&[5; 10], &soft), Drop::Queued);
+        assert!(p.expire(Instant::now()).is_empty());
+        let clear = p.expire(Instant::now() + FALLBACK_AFTER);
+        assert_eq!(clear, vec![vec![5u8; 10]]);
+        assert_eq!(p.outbound(&[], &soft), Verdict::Clear);
+        // Until an SA with the peer comes up.
+        p.take_queued(soft.dst);
+        assert_eq!(p.outbound(&[], &soft), Verdict::Protect);
+    }
+
+    #[test]
+    fn flows_and_bytes_are_bounded() {
+        let (p, mut rx) = state();
+        let mut queued = 0;
+        for i in 0..(MAX_FLOWS + 10) {
+            let port = 1000 + i as u16;
+            // Ports are not in the selectors: one flow per peer address.
+            let dst = format!("10.9.0.{}", 10 + (i % 200));
+            let r = p.no_sa(&[0; 64], &t(&dst, port));
+            queued += usize::from(r == Drop::Queued);
+            while rx.try_recv().is_ok() {}
+        }
+        assert!(p.pending_flows() <= MAX_FLOWS);
+        assert!(queued <= MAX_FLOWS * PACKETS_PER_FLOW);
+        let (p, _rx) = state();
+        let big = vec![0u8; MAX_QUEUED_BYTES / 2 + 1];
+        assert_eq!(p.no_sa(&big, &t("10.9.0.7", 1)), Drop::Queued);
+        assert_eq!(p.no_sa(&big, &t("10.9.0.7", 1)), Drop::QueueFull);
+        // A full IKE channel: no acquire, the packet is not kept.
+        let (p, _rx) = state();
+        for i in 0..8 {
+            assert_eq!(
+                p.no_sa(&[0; 8], &t(&format!("10.9.0.{}", 20 + i), 1)),
+                Drop::Queued
+            );
+        }
+        assert_eq!(p.no_sa(&[0; 8], &t("10.9.0.99", 1)), Drop::QueueFull);
+        assert_eq!(p.snapshot().channel_full, 1);
+    }
+
+    #[test]
+    fn ike_on_4500_is_handed_over_and_garbage_is_counted() {
+        let (p, mut rx) = state();
+        let mut pkt = vec![0u8; 20 + 8 + 8];
+        wire::ipv4::Repr {
+            src: "10.9.0.2".parse().unwrap(),
+            dst: "10.9.0.1".parse().unwrap(),
+            protocol: ip::UDP,
+            payload_len: 16,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 0,
+            dont_frag: false,
+        }
+        .emit(&mut pkt[..20])
+        .unwrap();
+        udp::Repr {
+            src_port: 4500,
+            dst_port: 4500,
+            payload_len: 8,
+        }
+        .emit(&mut pkt[20..28])
+        .unwrap();
+        p.ike(&pkt);
+        match rx.try_recv() {
+            Ok(ToIke::Datagram { from, to, bytes }) => {
+                assert_eq!(from, "10.9.0.2:4500".parse().unwrap());
+                assert_eq!(to, "10.9.0.1:4500".parse().unwrap());
+                assert_eq!(bytes.len(), 8);
+            }
+            other => panic!("{other:?}"),
+        }
+        p.ike(&pkt[..10]);
+        assert_eq!(p.snapshot().ike_4500_dropped, 1);
+    }
+}

@@ -176,6 +176,7 @@ pub fn esp_sa_lines(c: &ChildSaInstall) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use esp::lifetime::LifetimeEvent;
 
     fn r(proto: u8, sp: u16, ep: u16, s: &str, e: &str) -> TrafficSelector {
         TrafficSelector::Range {
@@ -222,5 +223,77 @@ mod tests {
             &[r(0, 0, 65535, "10.9.0.1", "10.9.255.254")],
         );
         assert_eq!(many.len(), MAX_SELECTORS);
+    }
+
+    fn install(kb_keys: u8) -> ChildSaInstall {
+        let k = |b: u8| ike::DirectionKeys {
+            encr: crypto::Secret::new(vec![b; 20]),
+            integ: crypto::Secret::new(Vec::new()),
+        };
+        ChildSaInstall {
+            session: 1,
+            child: 1,
+            replaces: None,
+            mode: Mode::Transport,
+            suite: ike::ChildSuite {
+                encr: registry::encr::AES_GCM_16,
+                key_bits: Some(128),
+                integ: None,
+                dh: None,
+                esn: false,
+            },
+            inbound_spi: 0x1000,
+            outbound_spi: 0x2000,
+            inbound: k(kb_keys),
+            outbound: k(kb_keys + 1),
+            local_ts: vec![r(0, 0, 65535, "10.0.0.1", "10.0.0.1")],
+            remote_ts: vec![r(0, 0, 65535, "10.0.0.2", "10.0.0.2")],
+            local: "10.0.0.1:500".parse().unwrap(),
+            remote: "10.0.0.2:500".parse().unwrap(),
+            encap: false,
+            hard_lifetime_secs: 3600,
+        }
+    }
+
+    #[test]
+    fn byte_lifetime_raises_rekey_then_expiry() {
+        let c = install(7);
+        // 1 KB lifetime: soft at 921 bytes of payload, hard at 1024.
+        let mut k = key(&c, 1).unwrap();
+        assert_eq!(k.outbound.spi(), 0x2000);
+        assert_eq!(k.inbound.spi(), 0x1000);
+        let mut out = vec![0u8; 2048];
+        let payload = [0u8; 400];
+        k.outbound.seal(17, &payload, &mut out).unwrap();
+        assert_eq!(k.outbound.poll_event(), None);
+        k.outbound.seal(17, &payload, &mut out).unwrap();
+        k.outbound.seal(17, &payload, &mut out).unwrap();
+        assert_eq!(k.outbound.poll_event(), Some(LifetimeEvent::Expired));
+        assert!(
+            k.outbound.seal(17, &payload, &mut out).is_err(),
+            "hard limit"
+        );
+        let mut k = key(&c, 1).unwrap();
+        k.outbound.seal(17, &[0u8; 950], &mut out).unwrap();
+        assert_eq!(k.outbound.poll_event(), Some(LifetimeEvent::RekeyNeeded));
+        // No kilobyte lifetime: no limit.
+        let mut k = key(&c, 0).unwrap();
+        for _ in 0..10 {
+            k.outbound.seal(17, &payload, &mut out).unwrap();
+        }
+        assert_eq!(k.outbound.poll_event(), None);
+        // Export lines name both directions, outbound first.
+        let lines = esp_sa_lines(&c);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].contains("\"10.0.0.1\",\"10.0.0.2\",\"0x00002000\""),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("\"10.0.0.2\",\"10.0.0.1\",\"0x00001000\""),
+            "{}",
+            lines[1]
+        );
     }
 }

@@ -102,8 +102,12 @@ pub struct PolicyMap {
 pub fn load(state_dir: &Path, host: &dyn HostResolver) -> (Rsop, Compiled) {
     let persistent = FileStore::open(state_dir, StoreLocation::Persistent);
     let local = FileStore::open(state_dir, StoreLocation::Local);
-    let sources: [&dyn PolicySource; 2] = [&persistent, &local];
-    let rsop = policy::resultant(&sources);
+    load_from(&[&persistent, &local], host)
+}
+
+/// The resultant set of policy of any stores (a domain store later; tests), compiled.
+pub fn load_from(sources: &[&dyn PolicySource], host: &dyn HostResolver) -> (Rsop, Compiled) {
+    let rsop = policy::resultant(sources);
     let compiled = policy::compile_rsop(&rsop, host);
     (rsop, compiled)
 }

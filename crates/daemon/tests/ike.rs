@@ -791,7 +791,10 @@ fn ipv6_transport_and_ipv4_transport_in_udp() {
     let b = Daemon::start_ike(&pair.b, &dir.0.join("b"), &["--force-encap"]);
     let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
     pair.exec(&pair.a, "ping -6 -c 3 -i 0.2 -W 3 fd00:80::2");
-    assert_eq!(udp_roundtrip(&pair.b, &pair.a, "fd00:80::1", 7107, "v6-back"), "v6-back");
+    assert_eq!(
+        udp_roundtrip(&pair.b, &pair.a, "fd00:80::1", 7107, "v6-back"),
+        "v6-back"
+    );
     pair.exec(&pair.b, "ping -c 3 -i 0.2 -W 3 10.80.0.1");
     pair.exec(&pair.a, "iperf3 -s -1 -D -B 10.80.0.1");
     std::thread::sleep(Duration::from_millis(300));
@@ -801,17 +804,85 @@ fn ipv6_transport_and_ipv4_transport_in_udp() {
     let n = count(&pcap, &esp, &ike, "esp");
     assert!(n > 20, "{n}");
     assert_eq!(count(&pcap, &esp, &ike, "esp.icv_good == 1"), n);
-    assert_eq!(count(&pcap, &esp, &ike, "esp && udp.port == 4500"), n, "ESP in UDP");
+    assert_eq!(
+        count(&pcap, &esp, &ike, "esp && udp.port == 4500"),
+        n,
+        "ESP in UDP"
+    );
     assert_eq!(count(&pcap, &esp, &ike, "esp && icmpv6.type == 128"), 3);
     assert_eq!(count(&pcap, &esp, &ike, "esp && ip && icmp.type == 8"), 3);
     assert_eq!(count(&pcap, &esp, &ike, "esp && udp.dstport == 7107"), 1);
     assert!(count(&pcap, &esp, &ike, "esp && tcp.dstport == 5201") > 5);
     assert_eq!(
-        count(&pcap, &esp, &ike, "(icmpv6.type == 128 || icmp || tcp || udp.port == 7107) && !esp"),
+        count(
+            &pcap,
+            &esp,
+            &ike,
+            "(icmpv6.type == 128 || icmp || tcp || udp.port == 7107) && !esp"
+        ),
         0,
         "cleartext on the wire"
     );
     let (sa, sb) = (a.stop(), b.stop());
     assert_eq!(sa["esp_errors"], 0, "{sa}");
     assert_eq!(sb["esp_errors"], 0, "{sb}");
+}
+
+#[test]
+fn a_wrong_preshared_key_fails_closed_and_is_logged() {
+    if !can_run() {
+        return;
+    }
+    let pair = Pair::new(&["10.81.0.1/24"], &["10.81.0.2/24"]);
+    let dir = Scratch::new("ike-psk");
+    let qm = "ESP[AESGCM128,None]";
+    save(
+        &dir.0.join("a"),
+        &store(
+            &[R {
+                filters: vec![host_filter("10.81.0.2")],
+                tunnel: None,
+            }],
+            qm,
+            false,
+        ),
+    );
+    let mut sb = store(
+        &[R {
+            filters: vec![host_filter("10.81.0.1")],
+            tunnel: None,
+        }],
+        qm,
+        false,
+    );
+    sb.policies[0].rules[0].auth = vec![policy::AuthMethod::Psk {
+        key: policy::Secret::new("another-key"),
+    }];
+    save(&dir.0.join("b"), &sb);
+    let a = Daemon::start_ike(&pair.a, &dir.0.join("a"), &[]);
+    let b = Daemon::start_ike(&pair.b, &dir.0.join("b"), &[]);
+    let cap = Capture::start(&pair.b, "vb", &dir.0.join("wire.pcap"));
+    assert!(!pair.try_exec(&pair.a, "ping -c 2 -i 0.3 -W 1 10.81.0.2"));
+    let pcap = cap.stop();
+    assert_eq!(
+        count(&pcap, "", "", "icmp"),
+        0,
+        "cleartext after a failed negotiation"
+    );
+    assert!(count(&pcap, "", "", "isakmp") >= 3, "no IKE on the wire");
+    let (la, lb) = (a.oakley_log(), b.oakley_log());
+    assert!(
+        la.contains("negotiation failed: authentication failed"),
+        "{la}"
+    );
+    assert!(
+        lb.contains("negotiation failed: authentication failed"),
+        "{lb}"
+    );
+    // Keys never reach the log.
+    for log in [&la, &lb] {
+        assert!(!log.contains(PSK) && !log.contains("another-key"), "{log}");
+    }
+    assert_eq!(a.ike_stats()["child_sas"], 0);
+    assert!(a.fresh_stats()["queued"].as_u64().unwrap() >= 1);
 }
