@@ -429,8 +429,12 @@ impl PolicyMap {
                 if src.is_some() && source.is_none() {
                     continue;
                 }
-                if !out.iter().any(|r| r.prefix == prefix) {
-                    out.push(ProtectedRoute { prefix, source });
+                match out.iter_mut().find(|r| r.prefix == prefix) {
+                    // Several of our addresses send into the prefix: let the kernel
+                    // choose (sockets bound to an address keep theirs anyway).
+                    Some(r) if r.source != source => r.source = None,
+                    Some(_) => {}
+                    None => out.push(ProtectedRoute { prefix, source }),
                 }
             }
         }

@@ -886,3 +886,117 @@ fn a_wrong_preshared_key_fails_closed_and_is_logged() {
     assert_eq!(a.ike_stats()["child_sas"], 0);
     assert!(a.fresh_stats()["queued"].as_u64().unwrap() >= 1);
 }
+
+/// A predefined policy (netsh "restore defaultpolicies") assigned, with pre-shared keys in
+/// place of Kerberos (not negotiated yet).
+fn predefined(name: &str) -> Store {
+    let mut s = Store::default();
+    policy::predefined::restore(&mut s, 0);
+    s.assigned = Some(name.into());
+    let psk = vec![policy::AuthMethod::Psk {
+        key: policy::Secret::new(PSK),
+    }];
+    for p in &mut s.policies {
+        p.default_response.auth = psk.clone();
+        for r in &mut p.rules {
+            r.auth = psk.clone();
+        }
+    }
+    s
+}
+
+/// B runs predefined policy `server`, with an IPsec client A (Client (Respond Only)) on one
+/// link and a computer without IPsec, C, on another. Returns whether C got through.
+fn predefined_server(tag: &str, server: &str) -> bool {
+    let n = Netns::new(&["a", "b", "c"]);
+    n.link(0, "xa", "10.83.1.2/24", 1, "ya", "10.83.1.1/24");
+    n.link(2, "xc", "10.83.2.2/24", 1, "yc", "10.83.2.1/24");
+    let dir = Scratch::new(tag);
+    save(&dir.0.join("a"), &predefined(policy::predefined::CLIENT));
+    save(&dir.0.join("b"), &predefined(server));
+    let a = Daemon::start_ike(n.ns(0), &dir.0.join("a"), &[]);
+    let b = Daemon::start_ike(n.ns(1), &dir.0.join("b"), &[]);
+    n.exec(1, "iperf3 -s -D -p 5201");
+    n.exec(1, "iperf3 -s -D -p 5202");
+    let cap_a = Capture::start(n.ns(1), "ya", &dir.0.join("a.pcap"));
+    let cap_c = Capture::start(n.ns(1), "yc", &dir.0.join("c.pcap"));
+    // ICMP is permitted for everyone.
+    n.exec(0, "ping -c 1 -W 2 10.83.1.1");
+    n.exec(2, "ping -c 1 -W 2 10.83.2.1");
+    // The client's first packet is clear (the server accepts it, "inpass"); the server's
+    // answer negotiates, the client answers with its default response rule.
+    n.exec(
+        0,
+        "iperf3 -c 10.83.1.1 -p 5201 -n 1M --connect-timeout 5000",
+    );
+    let c_ok = n.try_exec(
+        2,
+        "iperf3 -c 10.83.2.1 -p 5202 -n 1M --connect-timeout 6000",
+    );
+    let (pa, pc) = (cap_a.stop(), cap_c.stop());
+    let (esp, ike) = keys(&a, &b);
+    let ca = |f: &str| count(&pa, &esp, &ike, f);
+    assert!(ca("esp && tcp.srcport == 5201") > 10, "server's TCP in ESP");
+    assert_eq!(
+        ca("tcp.srcport == 5201 && !esp"),
+        0,
+        "server's TCP in the clear"
+    );
+    assert!(
+        ca("esp && tcp.dstport == 5201") > 10,
+        "client's TCP in ESP once the SA is up"
+    );
+    assert!(
+        ca("tcp.dstport == 5201 && !esp") <= 2,
+        "client's clear SYNs (inpass)"
+    );
+    assert_eq!(ca("esp"), ca("esp.icv_good == 1"));
+    assert!(
+        b.oakley_log().contains("as initiator"),
+        "{}",
+        b.oakley_log()
+    );
+    assert!(
+        a.oakley_log().contains("default response"),
+        "{}",
+        a.oakley_log()
+    );
+    let cc = |f: &str| count(&pc, "", "", f);
+    assert!(
+        cc("isakmp && ip.src == 10.83.2.1") >= 1,
+        "the server tried IKE with C"
+    );
+    assert_eq!(
+        cc("icmp.type == 0 && ip.src == 10.83.2.1"),
+        1,
+        "ICMP is permitted"
+    );
+    let clear = cc("tcp && ip.src == 10.83.2.1");
+    assert_eq!(
+        clear > 0,
+        c_ok,
+        "C got through iff the server talked clear: {clear}"
+    );
+    c_ok
+}
+
+#[test]
+fn secure_server_answers_ipsec_clients_only() {
+    if !can_run() {
+        return;
+    }
+    let c = predefined_server("ike-secure", policy::predefined::SECURE_SERVER);
+    assert!(!c, "a computer without IPsec reached a Secure Server");
+}
+
+#[test]
+fn server_secures_ipsec_clients_and_falls_back_to_clear_for_others() {
+    if !can_run() {
+        return;
+    }
+    let c = predefined_server("ike-server", policy::predefined::SERVER);
+    assert!(
+        c,
+        "a computer without IPsec could not reach a Server (Request Security)"
+    );
+}
