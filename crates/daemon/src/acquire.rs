@@ -103,6 +103,9 @@ pub struct AcquireSnapshot {
     pub channel_full: u64,
 }
 
+/// A flow waiting for an SA: its peer and the selectors its acquire asked for.
+pub type FlowKey = (IpAddr, Selectors);
+
 struct Flow {
     packets: Vec<Vec<u8>>,
     since: Instant,
@@ -111,10 +114,10 @@ struct Flow {
 
 #[derive(Default)]
 struct Queue {
-    flows: HashMap<(IpAddr, Selectors), Flow>,
+    flows: HashMap<FlowKey, Flow>,
     bytes: usize,
     /// Flows whose negotiation failed recently.
-    failed: HashMap<(IpAddr, Selectors), Instant>,
+    failed: HashMap<FlowKey, Instant>,
 }
 
 /// The daemon's [`PolicyHook`].
@@ -161,19 +164,31 @@ impl PolicyState {
         f.get(&peer).is_some_and(|until| *until > Instant::now())
     }
 
-    /// The SA for `peer` is up: no more fallback to clear; returns the packets queued for
-    /// it, oldest first, and forgets their flows.
-    pub fn take_queued(&self, peer: IpAddr) -> Vec<Vec<u8>> {
+    /// An SA with `peer` is up: no more fallback to clear; returns the flows queued for
+    /// it whose first packet `covered` now (with their packets, oldest first) and forgets
+    /// them. Flows the new SA does not cover stay queued: their own SA may still come (or
+    /// their time runs out), and they cause no new acquire meanwhile.
+    pub fn take_queued(
+        &self,
+        peer: IpAddr,
+        covered: impl Fn(&[u8]) -> bool,
+    ) -> Vec<(FlowKey, Vec<Vec<u8>>)> {
         self.fallback
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&peer);
         let mut q = self.queue();
-        let keys: Vec<_> = q.flows.keys().filter(|k| k.0 == peer).cloned().collect();
+        let keys: Vec<_> = q
+            .flows
+            .iter()
+            .filter(|(k, f)| k.0 == peer && f.packets.first().is_some_and(|p| covered(p)))
+            .map(|(k, _)| k.clone())
+            .collect();
         let mut out = Vec::new();
         for k in keys {
             if let Some(f) = q.flows.remove(&k) {
-                out.extend(f.packets);
+                bump(&self.stats.flushed, f.packets.len() as u64);
+                out.push((k, f.packets));
             }
         }
         q.bytes = q
@@ -182,8 +197,14 @@ impl PolicyState {
             .flat_map(|f| &f.packets)
             .map(Vec::len)
             .sum();
-        bump(&self.stats.flushed, out.len() as u64);
         out
+    }
+
+    /// The SA that came up does not cover this flow (the peer narrowed the selectors):
+    /// no new acquire for it for [`RETRY_AFTER`], so a peer that keeps narrowing does not
+    /// get a negotiation per packet.
+    pub fn flow_not_covered(&self, key: FlowKey) {
+        self.queue().failed.insert(key, Instant::now());
     }
 
     /// Negotiation with `peer` failed: flows that may fall back to clear do so now (their
@@ -534,10 +555,17 @@ mod tests {
         assert_eq!(a.local, Some("10.9.0.1".parse().unwrap()));
         assert!(rx.try_recv().is_err(), "one acquire per flow");
         // The SA came up: the queued packets, in order.
-        let q = p.take_queued(a.peer);
-        assert_eq!(q.len(), PACKETS_PER_FLOW);
-        assert_eq!(q[0][0], 0);
+        assert!(
+            p.take_queued(a.peer, |_| false).is_empty(),
+            "not covered: kept"
+        );
+        let q = p.take_queued(a.peer, |_| true);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].1.len(), PACKETS_PER_FLOW);
+        assert_eq!(q[0].1[0][0], 0);
         assert_eq!(p.pending_flows(), 0);
+        p.flow_not_covered(q[0].0.clone());
+        assert_eq!(p.no_sa(&[1; 10], &t("10.9.0.7", 1)), Drop::NoSa);
         // A failed negotiation drops a require flow and holds new acquires back for a while.
         assert_eq!(p.no_sa(&[1; 10], &t("10.9.0.8", 1)), Drop::Queued);
         assert!(p.negotiation_failed("10.9.0.8".parse().unwrap()).is_empty());
@@ -552,7 +580,7 @@ mod tests {
         assert_eq!(clear, vec![vec![5u8; 10]]);
         assert_eq!(p.outbound(&[], &soft), Verdict::Clear);
         // Until an SA with the peer comes up.
-        p.take_queued(soft.dst);
+        p.take_queued(soft.dst, |_| true);
         assert_eq!(p.outbound(&[], &soft), Verdict::Protect);
     }
 

@@ -645,14 +645,25 @@ impl IkeTask {
                 k.esp(&line);
             }
         }
-        // Packets that waited for this SA.
-        let queued = self.hook.take_queued(peer);
-        for p in queued {
-            let r = self.dp.outbound_protect(&p, &mut self.buf);
-            if let Ok((n, dst)) = r
-                && self.sender.send(&self.buf[..n], dst).is_err()
-            {
-                self.dp.stats.send_error();
+        // Packets that waited for this SA (or another one with the peer).
+        let routes = self.dp.routes();
+        let covered = |p: &[u8]| {
+            five_tuple(p).is_some_and(|t| routes.iter().any(|r| r.selector.matches_outbound(&t)))
+        };
+        for (flow, packets) in self.hook.take_queued(peer, covered) {
+            let mut covered = true;
+            for p in packets {
+                match self.dp.outbound_protect(&p, &mut self.buf) {
+                    Ok((n, dst)) => {
+                        if self.sender.send(&self.buf[..n], dst).is_err() {
+                            self.dp.stats.send_error();
+                        }
+                    }
+                    Err(_) => covered = false,
+                }
+            }
+            if !covered {
+                self.hook.flow_not_covered(flow);
             }
         }
     }
