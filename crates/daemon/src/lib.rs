@@ -3,8 +3,10 @@
 //! protected) and raw/UDP sockets (ESP and AH on the wire), using the sans-IO `esp` crate
 //! for every byte of IPsec.
 //!
-//! Built so far: the data plane with manually keyed SAs ([`manual`]), which is what IKE
-//! will drive once it negotiates SAs (issue 6 wires `ike` and `policy` in).
+//! By default it applies IPsec policy ([`policy_map`]) and negotiates SAs with IKEv2
+//! ([`ike_task`], started by [`service`]); the data plane ([`dataplane`]) asks policy about
+//! every packet ([`acquire`]). Manually keyed SAs ([`manual`]) remain for labs and
+//! benchmarks.
 #![forbid(unsafe_code)]
 
 pub mod acquire;

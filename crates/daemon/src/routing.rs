@@ -167,13 +167,19 @@ fn throw_message(prefix: IpNet, table: u32) -> RouteMessage {
 }
 
 /// Prefixes that policy never routes into the TUN device even under an "any" filter:
-/// multicast, limited broadcast and IPv6 link-local traffic is never negotiated (MISSION
-/// Q8), and neighbour discovery must keep working.
+/// multicast, limited broadcast and link-local traffic is never negotiated (MISSION Q8),
+/// and neighbour discovery (and link-local services) must keep working.
 pub fn never_protected() -> Vec<IpNet> {
-    ["224.0.0.0/4", "255.255.255.255/32", "ff00::/8", "fe80::/10"]
-        .iter()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    [
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "169.254.0.0/16",
+        "ff00::/8",
+        "fe80::/10",
+    ]
+    .iter()
+    .filter_map(|p| p.parse().ok())
+    .collect()
 }
 
 /// Our routing table at run time, for routes that come and go while the daemon runs
@@ -213,7 +219,8 @@ impl RouteTable {
         Ok(())
     }
 
-    /// Adds a throw route (see [`throw_message`]); removed by [`RouteTable::teardown`].
+    /// Adds a throw route (lookups for the prefix continue in the main table); removed by
+    /// [`RouteTable::teardown`].
     pub async fn throw(&self, prefix: IpNet) -> Result<(), RoutingError> {
         let msg = throw_message(prefix, self.table);
         self.handle.route().add(msg).replace().execute().await?;
