@@ -203,7 +203,13 @@ fn transport_raw_esp_tcp_udp_initiator_and_responder() {
     let log = a.oakley_log();
     assert!(log.contains("as initiator"), "{log}");
     assert!(b.oakley_log().contains("as responder"));
-    let (sa, sb) = (a.stop(), b.stop());
+    // A graceful stop deletes the SAs with the peer (an INFORMATIONAL with a Delete).
+    let sa = a.stop();
+    b.wait_ike(5, "peer's SAs deleted on its shutdown", |v| {
+        v["child_sas"] == 0
+    });
+    assert!(b.oakley_log().contains("IKE SA") && b.oakley_log().contains("deleted"));
+    let sb = b.stop();
     assert_eq!(sa["esp_errors"], 0, "{sa}");
     assert_eq!(sb["esp_errors"], 0, "{sb}");
     assert_eq!(sb["selector"], 0, "{sb}");
