@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
+use rtnetlink::packet_route::route::{RouteMessage, RouteType};
 use rtnetlink::packet_route::rule::{RuleAction, RuleMessage};
 use rtnetlink::{Handle, RouteMessageBuilder, new_connection};
 use thiserror::Error;
@@ -70,28 +71,7 @@ impl Routing {
             let h = connect().await?;
             let idx = ifindex(&h, tun).await?;
             for r in routes {
-                let msg = match (r.prefix, r.source) {
-                    (IpNet::V4(p), src) => {
-                        let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
-                            .destination_prefix(p.network(), p.prefix_len())
-                            .output_interface(idx)
-                            .table_id(table);
-                        if let Some(IpAddr::V4(s)) = src {
-                            b = b.pref_source(s);
-                        }
-                        b.build()
-                    }
-                    (IpNet::V6(p), src) => {
-                        let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
-                            .destination_prefix(p.network(), p.prefix_len())
-                            .output_interface(idx)
-                            .table_id(table);
-                        if let Some(IpAddr::V6(s)) = src {
-                            b = b.pref_source(s);
-                        }
-                        b.build()
-                    }
-                };
+                let msg = route_message(r, table, idx);
                 h.route().add(msg).replace().execute().await?;
             }
             let mut rules = Vec::new();
@@ -140,5 +120,127 @@ impl Routing {
                 None => Ok(()),
             }
         })
+    }
+}
+
+/// The route message for a protected prefix into the TUN device (`ifindex`).
+fn route_message(r: &ProtectedRoute, table: u32, ifindex: u32) -> RouteMessage {
+    match (r.prefix, r.source) {
+        (IpNet::V4(p), src) => {
+            let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .destination_prefix(p.network(), p.prefix_len())
+                .output_interface(ifindex)
+                .table_id(table);
+            if let Some(IpAddr::V4(s)) = src {
+                b = b.pref_source(s);
+            }
+            b.build()
+        }
+        (IpNet::V6(p), src) => {
+            let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                .destination_prefix(p.network(), p.prefix_len())
+                .output_interface(ifindex)
+                .table_id(table);
+            if let Some(IpAddr::V6(s)) = src {
+                b = b.pref_source(s);
+            }
+            b.build()
+        }
+    }
+}
+
+/// A "throw" route: lookups in our table for this prefix continue with the next rule
+/// (the main table), so it never enters the TUN device.
+fn throw_message(prefix: IpNet, table: u32) -> RouteMessage {
+    match prefix {
+        IpNet::V4(p) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .destination_prefix(p.network(), p.prefix_len())
+            .table_id(table)
+            .kind(RouteType::Throw)
+            .build(),
+        IpNet::V6(p) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .destination_prefix(p.network(), p.prefix_len())
+            .table_id(table)
+            .kind(RouteType::Throw)
+            .build(),
+    }
+}
+
+/// Prefixes that policy never routes into the TUN device even under an "any" filter:
+/// multicast, limited broadcast and link-local traffic is never negotiated (MISSION Q8),
+/// and neighbour discovery (and link-local services) must keep working.
+pub fn never_protected() -> Vec<IpNet> {
+    [
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "169.254.0.0/16",
+        "ff00::/8",
+        "fe80::/10",
+    ]
+    .iter()
+    .filter_map(|p| p.parse().ok())
+    .collect()
+}
+
+/// Our routing table at run time, for routes that come and go while the daemon runs
+/// (policy routes, routes of SAs negotiated by peers). Used from inside a tokio runtime:
+/// the netlink connection runs as a task of that runtime.
+pub struct RouteTable {
+    handle: Handle,
+    table: u32,
+    ifindex: u32,
+    throws: std::sync::Mutex<Vec<IpNet>>,
+}
+
+impl RouteTable {
+    /// Connects to netlink and finds the TUN device.
+    pub async fn open(tun: &str, table: u32) -> Result<Self, RoutingError> {
+        let handle = connect().await?;
+        let ifindex = ifindex(&handle, tun).await?;
+        Ok(Self {
+            handle,
+            table,
+            ifindex,
+            throws: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Routes a prefix into the TUN device (replacing a route for the same prefix).
+    pub async fn add(&self, r: &ProtectedRoute) -> Result<(), RoutingError> {
+        let msg = route_message(r, self.table, self.ifindex);
+        self.handle.route().add(msg).replace().execute().await?;
+        Ok(())
+    }
+
+    /// Removes a prefix's route into the TUN device.
+    pub async fn del(&self, r: &ProtectedRoute) -> Result<(), RoutingError> {
+        let msg = route_message(r, self.table, self.ifindex);
+        self.handle.route().del(msg).execute().await?;
+        Ok(())
+    }
+
+    /// Adds a throw route (lookups for the prefix continue in the main table); removed by
+    /// [`RouteTable::teardown`].
+    pub async fn throw(&self, prefix: IpNet) -> Result<(), RoutingError> {
+        let msg = throw_message(prefix, self.table);
+        self.handle.route().add(msg).replace().execute().await?;
+        let mut t = self.throws.lock().unwrap_or_else(|p| p.into_inner());
+        if !t.contains(&prefix) {
+            t.push(prefix);
+        }
+        Ok(())
+    }
+
+    /// Removes the throw routes (routes into the TUN device go with the device).
+    pub async fn teardown(&self) {
+        let throws = std::mem::take(&mut *self.throws.lock().unwrap_or_else(|p| p.into_inner()));
+        for p in throws {
+            let _ = self
+                .handle
+                .route()
+                .del(throw_message(p, self.table))
+                .execute()
+                .await;
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! oakleyd: runs the data plane. Until IKE is wired in, SAs come from a manual-keying file
-//! (`--manual`); see `daemon::manual` for its format.
+//! oakleyd: Oakley's IPsec service. By default it applies the IPsec policy of its state
+//! directory and negotiates SAs with IKEv2 (`daemon::service`); with `--manual` it runs
+//! manually keyed SAs from a file instead (labs, benchmarks; see `daemon::manual`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -19,9 +20,9 @@ const DEFAULT_MARK: u32 = 0x4f4b;
 #[derive(Parser, Debug)]
 #[command(name = "oakleyd", about = "Oakley IPsec service")]
 struct Args {
-    /// Manually keyed SAs (TOML).
+    /// Manually keyed SAs (TOML) instead of policy and IKE.
     #[arg(long)]
-    manual: PathBuf,
+    manual: Option<PathBuf>,
     /// Where the daemon writes its state (counters, exported keys). Defaults to
     /// $OAKLEY_STATE_DIR, then /var/lib/oakley.
     #[arg(long)]
@@ -32,12 +33,25 @@ struct Args {
     /// Firewall mark of sealed packets; also the number of the routing table used.
     #[arg(long, default_value_t = DEFAULT_MARK)]
     mark: u32,
-    /// Write the SAs' keys in Wireshark's esp_sa format to <state-dir>/esp_sa (debugging).
+    /// Write the SAs' keys in Wireshark's esp_sa format to <state-dir>/esp_sa and the IKE
+    /// SAs' keys to <state-dir>/ikev2_decryption_table (debugging only: these are secrets).
     #[arg(long)]
     export_keys: bool,
     /// Firewall and startup security (issue 6).
     #[command(flatten)]
     startup: daemon::startup::StartupArgs,
+    /// TUN device name (with --manual, the file's `tun` wins).
+    #[arg(long, default_value = daemon::manual::DEFAULT_TUN)]
+    tun: String,
+    /// UDP-encapsulate ESP (port 4500) even when no NAT is detected.
+    #[arg(long)]
+    force_encap: bool,
+    /// Write the Oakley log (IKE negotiation steps, never keys) to <state-dir>/oakley.log.
+    #[arg(long)]
+    ike_log: bool,
+    /// Seconds between NAT keepalives sent from behind a NAT (RFC 3948 §2.3).
+    #[arg(long, default_value_t = 20)]
+    nat_keepalive: u64,
 }
 
 fn state_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -79,11 +93,37 @@ fn export_keys(cfg: &ManualConfig) -> String {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let dir = state_dir(args.state_dir);
+    let dir = state_dir(args.state_dir.clone());
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Startup security before anything else (issue 6: firewall and control API).
-    let enforcer = daemon::startup::begin(&dir, &args.startup)?;
-    let cfg = ManualConfig::load(&args.manual).map_err(|e| e.to_string())?;
+    // Startup security before anything else: the boot-mode ruleset is in force from here
+    // until policy replaces it.
+    let mut enforcer = daemon::startup::begin(&dir, &args.startup)?;
+    let Some(manual) = args.manual.clone() else {
+        // IKE mode: enforce the policy's firewall rules, then negotiate and carry traffic.
+        enforcer.set_data_path(&args.tun, args.mark);
+        enforcer.apply_policy()?;
+        let served = daemon::service::run(daemon::service::ServiceArgs {
+            state_dir: dir,
+            tun: args.tun,
+            mtu: args.mtu,
+            mark: args.mark,
+            export_keys: args.export_keys,
+            force_encap: args.force_encap,
+            ike_log: args.ike_log,
+            nat_keepalive: Duration::from_secs(args.nat_keepalive.max(1)),
+        });
+        return served.and(enforcer.shutdown());
+    };
+    run_manual(args, dir, &manual, enforcer)
+}
+
+fn run_manual(
+    args: Args,
+    dir: PathBuf,
+    manual: &Path,
+    enforcer: daemon::startup::Enforcer,
+) -> Result<(), String> {
+    let cfg = ManualConfig::load(manual).map_err(|e| e.to_string())?;
     let dp = Arc::new(Dataplane::new());
     for (i, sa) in cfg.sas.iter().enumerate() {
         dp.install_manual(sa, i as u64 + 1)

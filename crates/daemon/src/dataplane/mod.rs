@@ -9,7 +9,7 @@ pub mod stats;
 
 use std::net::IpAddr;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use esp::ah::{AhInbound, AhOutbound};
@@ -21,7 +21,7 @@ use esp::{Accounted, EspError, Inbound, Mode, Outbound, Transform};
 use wire::{ip, ipv4, ipv6, udp};
 
 use crate::manual::{ManualSa, Suite};
-use crate::packet::five_tuple;
+use crate::packet::{FiveTuple, five_tuple};
 use crate::selector::Selector;
 use stats::{Drop, Stats};
 
@@ -30,7 +30,38 @@ use stats::{Drop, Stats};
 pub struct InboundTag {
     pub name: Arc<str>,
     pub transport: bool,
-    pub selector: Arc<Selector>,
+    /// The traffic the SA may carry (a negotiated child SA can have several selectors).
+    pub selectors: Arc<[Selector]>,
+}
+
+/// What policy says about a cleartext packet read from the TUN device, before any SA is
+/// looked up (see [`PolicyHook`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Negotiate: seal with the SA that covers the packet; with none,
+    /// [`PolicyHook::no_sa`] decides (queue and acquire, or drop). Never clear.
+    Protect,
+    /// No filter matched: an SA covering the packet still protects it (one a peer
+    /// negotiated with the default response rule); without one it leaves in the clear.
+    ProtectIfSa,
+    /// Permit (or fallback to clear): re-sent unchanged with the bypass mark.
+    Clear,
+    /// Block.
+    Drop(Drop),
+}
+
+/// Policy beside the SAs, installed when the daemon negotiates with IKE (manual keying
+/// runs without one: packets without an SA are dropped). Called on the data plane's
+/// threads, so implementations must not block.
+pub trait PolicyHook: Send + Sync {
+    /// Classifies a cleartext packet from the TUN device.
+    fn outbound(&self, packet: &[u8], t: &FiveTuple) -> Verdict;
+    /// A packet policy wants protected has no SA yet: queue it and ask IKE (an acquire),
+    /// or drop it. Returns the reason it is not sent now.
+    fn no_sa(&self, packet: &[u8], t: &FiveTuple) -> Drop;
+    /// An IKE message arrived on the ESP-in-UDP port (the whole IP packet, UDP header
+    /// included, non-ESP marker in front of the IKE header).
+    fn ike(&self, packet: &[u8]);
 }
 
 /// How outbound traffic under a selector is protected.
@@ -53,6 +84,7 @@ pub struct Dataplane {
     pub sad: Sad<InboundTag>,
     routes: ArcSwap<Vec<OutboundRoute>>,
     pub stats: Stats,
+    policy: OnceLock<Arc<dyn PolicyHook>>,
 }
 
 impl Default for Dataplane {
@@ -61,6 +93,7 @@ impl Default for Dataplane {
             sad: Sad::tagged(),
             routes: ArcSwap::default(),
             stats: Stats::default(),
+            policy: OnceLock::new(),
         }
     }
 }
@@ -84,7 +117,7 @@ impl Dataplane {
         let tag = InboundTag {
             name: m.name.as_str().into(),
             transport: m.transport,
-            selector: Arc::new(m.selector.clone()),
+            selectors: Arc::from([m.selector.clone()]),
         };
         let window = || ReplayWindow::new(DEFAULT_SIZE, false);
         // The mode decides which byte counters (transport/tunnel) the SA feeds.
@@ -122,29 +155,58 @@ impl Dataplane {
             remote: m.remote,
             encap: m.encap,
         };
+        self.update_routes(|next| {
+            next.retain(|r| r.name != route.name);
+            next.push(route);
+        });
+        Ok(())
+    }
+
+    /// Installs the policy hook (once; IKE mode). Returns false if one was already set.
+    pub fn set_policy(&self, policy: Arc<dyn PolicyHook>) -> bool {
+        self.policy.set(policy).is_ok()
+    }
+
+    /// Changes the outbound routes in one step (readers see the old list or the new one,
+    /// never a mix), then orders them most specific first: longer remote, then longer
+    /// local prefixes, then exact protocols; equal ones keep their order.
+    pub fn update_routes(&self, f: impl FnOnce(&mut Vec<OutboundRoute>)) {
         let mut next = Vec::clone(&self.routes.load());
-        next.retain(|r| r.name != route.name);
-        next.push(route);
-        // Most specific first: longer remote, then longer local prefixes.
+        f(&mut next);
         next.sort_by_key(|r| {
             std::cmp::Reverse((
                 r.selector.remote.prefix_len(),
                 r.selector.local.prefix_len(),
+                r.selector.protocol.is_some(),
             ))
         });
         self.routes.store(Arc::new(next));
-        Ok(())
     }
 
     /// Seals one cleartext packet read from the TUN device into `out`. Returns the length
     /// of the packet to send and where to send it.
+    /// With a [`PolicyHook`], policy decides first: permitted packets are copied to `out`
+    /// unchanged (sent in the clear with the bypass mark), blocked ones dropped, and
+    /// packets to protect without an SA handed to [`PolicyHook::no_sa`].
     pub fn outbound(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr), Drop> {
         let r = self.outbound_inner(packet, out);
         self.stats.outbound(&r);
-        r
+        r.map(|(n, dst, _)| (n, dst))
     }
 
-    fn outbound_inner(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr), Drop> {
+    /// Seals a packet with the SA that covers it, without consulting policy (packets IKE
+    /// queued while it negotiated that SA).
+    pub fn outbound_protect(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr), Drop> {
+        let r = five_tuple(packet)
+            .ok_or(Drop::Malformed)
+            .and_then(|t| self.seal(packet, &t, out))
+            .map(|(n, dst)| (n, dst, false));
+        self.stats.outbound(&r);
+        r.map(|(n, dst, _)| (n, dst))
+    }
+
+    /// Returns the length, the destination and whether the packet goes out in the clear.
+    fn outbound_inner(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr, bool), Drop> {
         let t = five_tuple(packet).ok_or(Drop::Malformed)?;
         if is_neighbour_discovery(&t) {
             // IPv6 neighbour discovery stays outside IPsec (RFC 4301 §4.4.1's ND bypass):
@@ -153,9 +215,34 @@ impl Dataplane {
             out.get_mut(..n)
                 .ok_or(Drop::Malformed)?
                 .copy_from_slice(packet);
-            self.stats.bypass();
-            return Ok((n, t.dst));
+            return Ok((n, t.dst, true));
         }
+        let sealed = |(n, dst)| (n, dst, false);
+        let Some(policy) = self.policy.get() else {
+            return self.seal(packet, &t, out).map(sealed);
+        };
+        let clear = |out: &mut [u8]| {
+            let dst = out.get_mut(..packet.len()).ok_or(Drop::Malformed)?;
+            dst.copy_from_slice(packet);
+            Ok((packet.len(), t.dst, true))
+        };
+        match policy.outbound(packet, &t) {
+            Verdict::Protect => match self.seal(packet, &t, out) {
+                Err(Drop::NoPolicy | Drop::NoSa) => Err(policy.no_sa(packet, &t)),
+                r => r.map(sealed),
+            },
+            Verdict::ProtectIfSa => match self.seal(packet, &t, out) {
+                Err(Drop::NoPolicy | Drop::NoSa) => clear(out),
+                r => r.map(sealed),
+            },
+            Verdict::Clear => clear(out),
+            Verdict::Drop(d) => Err(d),
+        }
+    }
+
+    /// Seals with the first outbound route whose selector covers the packet.
+    fn seal(&self, packet: &[u8], t: &FiveTuple, out: &mut [u8]) -> Result<(usize, IpAddr), Drop> {
+        let t = *t;
         let routes = self.routes.load();
         // Fail closed: traffic routed to us with no SA for it is dropped, never sent clear.
         let route = routes
@@ -198,7 +285,12 @@ impl Dataplane {
         let key = match key {
             Located::Sa(k) => k,
             Located::Keepalive => return Err(Drop::Keepalive),
-            Located::Ike => return Err(Drop::Ike),
+            Located::Ike => {
+                if let Some(p) = self.policy.get() {
+                    p.ike(packet);
+                }
+                return Err(Drop::Ike);
+            }
         };
         let entry = self.sad.lookup_inbound_tagged(&key).ok_or(Drop::BadSpi)?;
         let received = {
@@ -209,7 +301,7 @@ impl Dataplane {
             Received::Packet { range, .. } => {
                 let t = five_tuple(&packet[range.clone()]).ok_or(Drop::Malformed)?;
                 // The peer may only send what the SA was agreed for (RFC 4301 §5.2).
-                if !entry.tag.selector.matches_inbound(&t) {
+                if !entry.tag.selectors.iter().any(|s| s.matches_inbound(&t)) {
                     return Err(Drop::Selector);
                 }
                 Ok(range)

@@ -25,14 +25,20 @@ pub enum Drop {
     Keepalive,
     #[error("ike message on the esp path")]
     Ike,
+    #[error("a block filter matched")]
+    Blocked,
+    #[error("held while ike negotiates an sa (acquire)")]
+    Queued,
+    #[error("no sa, and the acquire queue is full")]
+    QueueFull,
+    #[error("no sa, and negotiation is not possible with this policy")]
+    Unnegotiable,
     #[error("{0}")]
     Esp(EspError),
 }
 
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Sent in the clear by rule (IPv6 neighbour discovery); also counted as sealed.
-    pub bypassed: AtomicU64,
     pub sealed: AtomicU64,
     pub sealed_bytes: AtomicU64,
     pub opened: AtomicU64,
@@ -47,12 +53,17 @@ pub struct Stats {
     pub ike: AtomicU64,
     pub esp_errors: AtomicU64,
     pub send_errors: AtomicU64,
+    pub bypassed: AtomicU64,
+    pub bypassed_bytes: AtomicU64,
+    pub blocked: AtomicU64,
+    pub queued: AtomicU64,
+    pub queue_full: AtomicU64,
+    pub unnegotiable: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
-    pub bypassed: u64,
     pub sealed: u64,
     pub sealed_bytes: u64,
     pub opened: u64,
@@ -67,6 +78,14 @@ pub struct Snapshot {
     pub ike: u64,
     pub esp_errors: u64,
     pub send_errors: u64,
+    /// Sent in the clear by policy (permit, no rule, fallback to clear).
+    pub bypassed: u64,
+    pub bypassed_bytes: u64,
+    pub blocked: u64,
+    /// Held for an acquire (sent later if the SA comes up in time).
+    pub queued: u64,
+    pub queue_full: u64,
+    pub unnegotiable: u64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -85,15 +104,23 @@ impl Stats {
             Drop::Keepalive => &self.keepalive,
             Drop::Ike => &self.ike,
             Drop::Esp(_) => &self.esp_errors,
+            Drop::Blocked => &self.blocked,
+            Drop::Queued => &self.queued,
+            Drop::QueueFull => &self.queue_full,
+            Drop::Unnegotiable => &self.unnegotiable,
         };
         bump(c, 1);
     }
 
-    pub(crate) fn outbound<T>(&self, r: &Result<(usize, T), Drop>) {
+    pub(crate) fn outbound<T>(&self, r: &Result<(usize, T, bool), Drop>) {
         match r {
-            Ok((n, _)) => {
+            Ok((n, _, false)) => {
                 bump(&self.sealed, 1);
                 bump(&self.sealed_bytes, *n as u64);
+            }
+            Ok((n, _, true)) => {
+                bump(&self.bypassed, 1);
+                bump(&self.bypassed_bytes, *n as u64);
             }
             Err(d) => self.dropped(d),
         }
@@ -109,10 +136,6 @@ impl Stats {
         }
     }
 
-    pub(crate) fn bypass(&self) {
-        bump(&self.bypassed, 1);
-    }
-
     pub fn send_error(&self) {
         bump(&self.send_errors, 1);
     }
@@ -120,7 +143,6 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
-            bypassed: g(&self.bypassed),
             sealed: g(&self.sealed),
             sealed_bytes: g(&self.sealed_bytes),
             opened: g(&self.opened),
@@ -135,6 +157,12 @@ impl Stats {
             ike: g(&self.ike),
             esp_errors: g(&self.esp_errors),
             send_errors: g(&self.send_errors),
+            bypassed: g(&self.bypassed),
+            bypassed_bytes: g(&self.bypassed_bytes),
+            blocked: g(&self.blocked),
+            queued: g(&self.queued),
+            queue_full: g(&self.queue_full),
+            unnegotiable: g(&self.unnegotiable),
         }
     }
 }

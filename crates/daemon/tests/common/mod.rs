@@ -500,3 +500,309 @@ pub fn manual_transport(tun: &str, local: &str, remote: &str, flip: bool) -> Str
          proposal = \"aes128gcm16\"\nout_spi = {out_spi}\nin_spi = {in_spi}\nout_key = \"{out_key}\"\nin_key = \"{in_key}\"\n"
     )
 }
+
+// ---------------------------------------------------------------------------------------
+// IKE mode: oakleyd applying policy from its state directory.
+
+impl Daemon {
+    /// An oakleyd in `ns` that applies the policy stores in `state` and negotiates with
+    /// IKEv2; key export and the Oakley log are on, `extra` adds arguments.
+    pub fn start_ike(ns: &str, state: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(state).unwrap();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--export-keys", "--ike-log"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn oakleyd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut log = String::new();
+            for line in lines.by_ref().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("ready") {
+                    let _ = tx.send(Ok(()));
+                    break;
+                }
+            }
+            let _ = tx.send(Err(log));
+            for line in lines.map_while(Result::ok) {
+                eprintln!("oakleyd[{}]: {line}", std::process::id());
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
+            Err(_) => panic!("oakleyd did not report ready in 20 s"),
+        }
+        Daemon {
+            child,
+            state: state.to_owned(),
+        }
+    }
+
+    /// The IKE counters the daemon last wrote (`ike.json`).
+    pub fn ike_stats(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(self.state.join("ike.json")) {
+                if let Ok(v) = serde_json::from_str(&t) {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "no ike.json");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The Oakley log so far.
+    pub fn oakley_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("oakley.log")).unwrap_or_default()
+    }
+
+    /// Exported ESP keys (Wireshark `esp_sa` lines).
+    pub fn esp_keys(&self) -> String {
+        std::fs::read_to_string(self.state.join("esp_sa")).unwrap_or_default()
+    }
+
+    /// Exported IKEv2 keys (Wireshark `ikev2_decryption_table` lines).
+    pub fn ike_keys(&self) -> String {
+        std::fs::read_to_string(self.state.join("ikev2_decryption_table")).unwrap_or_default()
+    }
+
+    /// Sends a signal to the daemon (`USR1` rekeys every child SA).
+    pub fn signal(&self, sig: &str) {
+        sh(&format!("kill -{sig} {}", self.child.id()));
+    }
+
+    /// Waits until `ike.json` satisfies `ok` (or panics after `secs`).
+    pub fn wait_ike(&self, secs: u64, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.ike_stats();
+            if ok(&v) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not reached in {secs} s: {v}\n{}",
+                self.oakley_log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// tshark's fields for every frame matching `filter`, decrypting ESP with `esp_sa` and
+/// IKEv2 with `ikev2` (Wireshark's `ikev2_decryption_table` format). UDP port 4500 is
+/// dissected by port (RFC 3948), without heuristics first: those take some ESP-in-UDP
+/// packets for DNS, depending on the SPI's bytes.
+pub fn tshark_ike(
+    pcap: &Path,
+    esp_sa: &str,
+    ikev2: &str,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<String> {
+    let home = Scratch::new("tshark");
+    std::fs::create_dir_all(home.0.join("wireshark")).unwrap();
+    std::fs::write(home.0.join("wireshark/esp_sa"), esp_sa).unwrap();
+    std::fs::write(home.0.join("wireshark/ikev2_decryption_table"), ikev2).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", &home.0)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-o",
+            "esp.enable_encryption_decode:TRUE",
+            "-o",
+            "esp.enable_authentication_check:TRUE",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+        ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Any number of uniquely named namespaces, linked by veth pairs on demand; everything
+/// inside is killed and the namespaces deleted on drop.
+pub struct Netns {
+    pub names: Vec<String>,
+}
+
+impl Netns {
+    /// Namespaces for the given roles (`ns(i)` is the name of role `i`), loopback up.
+    pub fn new(roles: &[&str]) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = std::process::id();
+        let names: Vec<String> = roles.iter().map(|r| format!("oak{id}x{n}{r}")).collect();
+        let me = Netns { names };
+        for ns in &me.names {
+            sh(&format!("ip netns add {ns}"));
+            sh(&format!("ip -n {ns} link set lo up"));
+        }
+        me
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// A veth pair between namespaces `a` and `b` with the given device names and
+    /// addresses (`ip addr add` arguments).
+    pub fn link(&self, a: usize, dev_a: &str, addr_a: &str, b: usize, dev_b: &str, addr_b: &str) {
+        sh(&format!(
+            "ip link add {dev_a} netns {} type veth peer name {dev_b} netns {}",
+            self.ns(a),
+            self.ns(b)
+        ));
+        for (ns, dev, addr) in [(self.ns(a), dev_a, addr_a), (self.ns(b), dev_b, addr_b)] {
+            sh(&format!("ip -n {ns} addr add {addr} dev {dev}"));
+            sh(&format!("ip -n {ns} link set {dev} up"));
+        }
+    }
+
+    pub fn exec(&self, i: usize, cmd: &str) -> String {
+        sh(&format!("ip netns exec {} {cmd}", self.ns(i)))
+    }
+
+    pub fn try_exec(&self, i: usize, cmd: &str) -> bool {
+        try_sh(&format!("ip netns exec {} {cmd}", self.ns(i)))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"
+                ))
+                .status();
+        }
+    }
+}
+
+/// strongSwan's charon (Debian's, with its user-space ESP plugin kernel-libipsec) in a
+/// namespace, with its own strongswan.conf, vici socket and private /run; killed on drop.
+pub struct Charon {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+/// True when charon and swanctl are installed (scripts/setup.sh installs them); tests
+/// print why they skip otherwise, and fail under CI.
+pub fn have_charon() -> bool {
+    let ok = Path::new("/usr/lib/ipsec/charon").exists() && try_sh("command -v swanctl");
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strongSwan must be installed under CI (scripts/setup.sh)"
+        );
+        eprintln!("skipping: strongSwan (charon, swanctl) not installed");
+    }
+    ok
+}
+
+impl Charon {
+    /// Starts charon in `ns` with `swanctl_conf` loaded.
+    pub fn start(ns: &str, dir: &Path, swanctl_conf: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("strongswan.conf"),
+            format!(
+                "charon {{
+  load = random nonce openssl aes sha1 sha2 md5 hmac gcm kdf gmp curve25519 x509 pubkey pkcs1 pem revocation constraints kernel-libipsec kernel-netlink socket-default vici
+  install_virtual_ip = no
+  retransmit_tries = 3
+  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}
+  filelog {{ log {{ path = {d}/charon.log
+    flush_line = yes
+    default = 1
+    ike = 1
+    knl = 1 }} }}
+}}
+"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("swanctl.conf"), swanctl_conf).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "unshare", "-m", "sh", "-c"])
+            .arg("mount -t tmpfs none /run && exec /usr/lib/ipsec/charon")
+            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start charon");
+        let c = Charon {
+            child,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dir.join("charon.vici").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "charon did not start:\n{}",
+                c.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            c.swanctl(&["--load-all", "--file", &format!("{d}/swanctl.conf")]),
+            "swanctl --load-all:\n{}",
+            c.log()
+        );
+        c
+    }
+
+    /// Runs swanctl against this charon.
+    pub fn swanctl(&self, args: &[&str]) -> bool {
+        Command::new("swanctl")
+            .args(args)
+            .args([
+                "--uri",
+                &format!("unix://{}/charon.vici", self.dir.display()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Charon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
