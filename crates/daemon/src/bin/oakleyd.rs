@@ -35,6 +35,12 @@ struct Args {
     /// Write the SAs' keys in Wireshark's esp_sa format to <state-dir>/esp_sa (debugging).
     #[arg(long)]
     export_keys: bool,
+    /// Outbound workers (TUN queues); 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Plain TUN packets: no virtio-net header, TSO/USO or GRO (for comparisons).
+    #[arg(long)]
+    no_offload: bool,
 }
 
 fn state_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -88,8 +94,15 @@ fn run(args: Args) -> Result<(), String> {
         write_atomic(&dir.join("esp_sa"), export_keys(&cfg).as_bytes())
             .map_err(|e| format!("key export: {e}"))?;
     }
+    let tun_opts = io::TunOptions {
+        queues: match args.workers {
+            0 => io::workers_default(),
+            n => n,
+        },
+        offload: !args.no_offload,
+    };
     let tun =
-        Arc::new(io::open_tun(&cfg.tun, args.mtu).map_err(|e| format!("tun {}: {e}", cfg.tun))?);
+        io::Tun::open(&cfg.tun, args.mtu, tun_opts).map_err(|e| format!("tun {}: {e}", cfg.tun))?;
     let routes: Vec<ProtectedRoute> = cfg
         .sas
         .iter()
@@ -121,14 +134,21 @@ fn run(args: Args) -> Result<(), String> {
                 paths.push(p);
             }
         }
+        let mut sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
         for p in paths {
             let sock = io::open_path(p).map_err(|e| format!("socket {p:?}: {e}"))?;
-            io::spawn_receiver(dp.clone(), tun.clone(), p, sock).map_err(|e| e.to_string())?;
+            io::spawn_receiver(dp.clone(), &tun, p, sock, &mut sender)
+                .map_err(|e| format!("socket {p:?}: {e}"))?;
         }
-        let sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
-        io::spawn_sender(dp.clone(), tun.clone(), sender).map_err(|e| e.to_string())?;
+        io::spawn_senders(dp.clone(), &tun, sender).map_err(|e| e.to_string())?;
         let locals: Vec<IpAddr> = cfg.sas.iter().map(|s| s.local).collect();
-        tracing::info!(sas = cfg.sas.len(), ?locals, "oakleyd ready");
+        tracing::info!(
+            sas = cfg.sas.len(),
+            ?locals,
+            queues = tun.queues(),
+            offload = tun.offload(),
+            "oakleyd ready"
+        );
         eprintln!("oakleyd: ready ({} SAs on {})", cfg.sas.len(), cfg.tun);
         wait_for_shutdown(&dir, &dp);
         Ok(())

@@ -4,6 +4,7 @@
 //! [`Dataplane::inbound`] do the per-packet work on caller buffers without any I/O, so
 //! tests drive them directly; [`io`] runs them on a device and sockets.
 
+pub mod batch;
 pub mod io;
 pub mod stats;
 
