@@ -323,3 +323,179 @@ impl core::ops::Drop for InboundBatch<'_> {
         self.dp.stats.add_opened(self.opened, self.bytes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manual::ManualConfig;
+    use std::net::Ipv4Addr;
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 90, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 90, 0, 2);
+
+    /// One side of an AES-128-GCM SA pair between A and B (keys fixed, so two data planes
+    /// built from the same text seal the same bytes).
+    fn side(local: Ipv4Addr, remote: Ipv4Addr, mode: &str, encap: bool) -> Dataplane {
+        let (out_spi, in_spi, out_key, in_key) = if local == A {
+            (0x1001, 0x2002, "11", "22")
+        } else {
+            (0x2002, 0x1001, "22", "11")
+        };
+        let ts = if mode == "tunnel" {
+            "local_ts = \"10.91.0.0/16\"\nremote_ts = \"10.92.0.0/16\"\n"
+        } else {
+            ""
+        };
+        let ts = if local == B {
+            ts.replace("10.91", "10.9X")
+                .replace("10.92", "10.91")
+                .replace("10.9X", "10.92")
+        } else {
+            ts.to_owned()
+        };
+        let text = format!(
+            "[[sa]]\nname = \"t\"\nmode = \"{mode}\"\nlocal = \"{local}\"\nremote = \"{remote}\"\n{ts}\
+             proposal = \"aes128gcm16\"\nencap = {encap}\nout_spi = {out_spi}\nin_spi = {in_spi}\n\
+             out_key = \"{}\"\nin_key = \"{}\"\n",
+            out_key.repeat(20),
+            in_key.repeat(20)
+        );
+        let cfg = ManualConfig::parse(&text, "test").unwrap();
+        let dp = Dataplane::new();
+        dp.install_manual(&cfg.sas[0], 1).unwrap();
+        dp
+    }
+
+    /// An IPv4/UDP packet with `len` bytes of payload.
+    fn udp_packet(src: Ipv4Addr, dst: Ipv4Addr, port: u16, len: usize) -> Vec<u8> {
+        let mut p = vec![0u8; 28 + len];
+        ipv4::Repr {
+            src,
+            dst,
+            protocol: ip::UDP,
+            payload_len: 8 + len,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 7,
+            dont_frag: true,
+        }
+        .emit(&mut p[..20])
+        .unwrap();
+        udp::Repr {
+            src_port: 1000,
+            dst_port: port,
+            payload_len: len,
+        }
+        .emit(&mut p[20..])
+        .unwrap();
+        for (i, b) in p[28..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        p
+    }
+
+    /// Packets laid out as recv_multiple leaves them (offset 4), with a few that must be
+    /// dropped in between: no policy covers them, or they do not parse.
+    fn batch(src: Ipv4Addr, dst: Ipv4Addr) -> (Vec<Vec<u8>>, Vec<usize>) {
+        let mut pkts = Vec::new();
+        for i in 0..40 {
+            pkts.push(udp_packet(src, dst, 5000 + (i % 3), 1300 + i as usize));
+        }
+        pkts.insert(5, udp_packet(src, Ipv4Addr::new(10, 99, 9, 9), 1, 100));
+        pkts.insert(9, vec![0x45, 0, 0]);
+        pkts.push(udp_packet(src, Ipv4Addr::new(10, 99, 9, 9), 1, 10));
+        let sizes = pkts.iter().map(Vec::len).collect();
+        let bufs = pkts
+            .into_iter()
+            .map(|p| {
+                let mut b = vec![0xee; 4];
+                b.extend_from_slice(&p);
+                b.extend_from_slice(&[0xee; 9]);
+                b
+            })
+            .collect();
+        (bufs, sizes)
+    }
+
+    fn same_as_single(mode: &str, encap: bool, src: Ipv4Addr, dst: Ipv4Addr) {
+        let (single, batched) = (side(A, B, mode, encap), side(A, B, mode, encap));
+        let (bufs, sizes) = batch(src, dst);
+        let mut want = Vec::new();
+        let mut out = vec![0u8; 4096];
+        for (b, &n) in bufs.iter().zip(&sizes) {
+            if let Ok((len, to)) = single.outbound(&b[4..4 + n], &mut out) {
+                want.push((out[..len].to_vec(), to));
+            }
+        }
+        let mut sealed = SealedBatch::new(64, 2048);
+        batched.outbound_batch(&bufs, &sizes, 4, &mut sealed);
+        let got: Vec<_> = (0..sealed.len())
+            .map(|i| (sealed.packet(i).to_vec(), sealed.items()[i].dst))
+            .collect();
+        assert_eq!(got.len(), 40);
+        assert!(
+            got == want,
+            "batch and single seal differ ({mode}, encap {encap})"
+        );
+        assert_eq!(single.stats.snapshot(), batched.stats.snapshot());
+        let snap = batched.stats.snapshot();
+        assert_eq!((snap.sealed, snap.no_policy, snap.malformed), (40, 2, 1));
+        for (i, s) in sealed.items().iter().enumerate() {
+            match s.udp {
+                Some(u) => {
+                    assert!(encap);
+                    assert_eq!((u.local, u.src_port, u.dst_port), (A.into(), 4500, 4500));
+                    assert_eq!(u.esp_at, 28);
+                    let spi = &sealed.packet(i)[u.esp_at..u.esp_at + 4];
+                    assert_eq!(spi, 0x1001u32.to_be_bytes());
+                }
+                None => assert!(!encap),
+            }
+        }
+
+        // The peer opens them the same way one by one and in a batch; a replay fails in both.
+        let (single, batched) = (side(B, A, mode, encap), side(B, A, mode, encap));
+        let mut opener = batched.inbound_batch();
+        for (packet, _) in want.iter().chain(want.iter().take(1)) {
+            let (mut p1, mut p2) = (packet.clone(), packet.clone());
+            let r1 = single.inbound(&mut p1);
+            let r2 = opener.open(&mut p2);
+            assert_eq!(r1, r2);
+            if let Ok(r) = r1 {
+                assert_eq!(p1[r.clone()], p2[r]);
+            }
+        }
+        let mut junk = vec![0x45, 0, 0, 20];
+        assert_eq!(opener.open(&mut junk), single.inbound(&mut junk.clone()));
+        drop(opener);
+        assert_eq!(single.stats.snapshot(), batched.stats.snapshot());
+        let snap = batched.stats.snapshot();
+        assert_eq!((snap.opened, snap.esp_errors, snap.malformed), (40, 1, 1));
+    }
+
+    #[test]
+    fn batch_seals_and_opens_what_single_calls_do() {
+        same_as_single("transport", false, A, B);
+        same_as_single("transport", true, A, B);
+        let (inner_a, inner_b) = (Ipv4Addr::new(10, 91, 0, 5), Ipv4Addr::new(10, 92, 0, 7));
+        same_as_single("tunnel", false, inner_a, inner_b);
+        same_as_single("tunnel", true, inner_a, inner_b);
+    }
+
+    #[test]
+    fn a_full_batch_stops_and_bad_layouts_are_dropped() {
+        let dp = side(A, B, "transport", false);
+        let (bufs, sizes) = batch(A, B);
+        let mut sealed = SealedBatch::new(3, 2048);
+        dp.outbound_batch(&bufs, &sizes, 4, &mut sealed);
+        assert_eq!(sealed.len(), 3);
+        assert!(sealed.is_full());
+        assert_eq!(sealed.packet(3), &[] as &[u8]);
+        // Sizes beyond the buffer, an offset beyond it: malformed, never a panic.
+        let mut sealed = SealedBatch::new(8, 2048);
+        dp.outbound_batch(&bufs[..2], &[usize::MAX, 99_999], 4, &mut sealed);
+        dp.outbound_batch(&bufs[..2], &sizes[..2], 1 << 20, &mut sealed);
+        assert!(sealed.is_empty());
+        assert_eq!(dp.stats.snapshot().malformed, 4);
+    }
+}
