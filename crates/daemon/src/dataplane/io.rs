@@ -523,6 +523,8 @@ fn udp_receiver(dp: &Dataplane, mut tun: TunWriter, path: Path, port: &UdpPort) 
 }
 
 /// Starts one outbound worker per TUN queue: read (and split) cleartext, seal, send.
+/// (Splitting a worker into a sealing and a sending thread was measured too: no gain on
+/// two shared cores, so one thread does both.)
 pub fn spawn_senders(
     dp: Arc<Dataplane>,
     tun: &Tun,
@@ -535,12 +537,24 @@ pub fn spawn_senders(
             let (offload, room) = (tun.offload, tun.segment_room());
             std::thread::Builder::new()
                 .name(format!("oakley-tx{i}"))
-                .spawn(move || outbound_worker(&dp, &dev, offload, room, &sender))
+                .spawn(move || {
+                    let mut tx = TxWorker::new(&sender);
+                    outbound_reader(&dp, &dev, offload, room, |sealed| {
+                        tx.send(sealed, &dp.stats)
+                    });
+                })
         })
         .collect()
 }
 
-fn outbound_worker(dp: &Dataplane, dev: &SyncDevice, offload: bool, room: usize, sender: &Sender) {
+/// Reads cleartext from one TUN queue and seals it; `emit` sends each non-empty batch.
+fn outbound_reader(
+    dp: &Dataplane,
+    dev: &SyncDevice,
+    offload: bool,
+    room: usize,
+    mut emit: impl FnMut(&SealedBatch),
+) {
     let mut whole = vec![0u8; VIRTIO_NET_HDR_LEN + MAX_PACKET];
     // The first slot also takes packets the kernel did not segment (up to the MTU).
     let mut segs: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
@@ -548,7 +562,6 @@ fn outbound_worker(dp: &Dataplane, dev: &SyncDevice, offload: bool, room: usize,
         .collect();
     let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
     let mut sealed = SealedBatch::new(IDEAL_BATCH_SIZE, room + SEAL_ROOM);
-    let mut tx = TxWorker::new(sender);
     loop {
         let n = if offload {
             dev.recv_multiple(&mut whole, &mut segs, &mut sizes, 0)
@@ -574,7 +587,9 @@ fn outbound_worker(dp: &Dataplane, dev: &SyncDevice, offload: bool, room: usize,
             }
         };
         dp.outbound_batch(&segs[..n], &sizes[..n], 0, &mut sealed);
-        tx.send(&sealed, &dp.stats);
+        if !sealed.is_empty() {
+            emit(&sealed);
+        }
     }
 }
 
