@@ -26,9 +26,12 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
-use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+use quinn_udp::{RecvMeta, UdpSocketState};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tun_rs::{DeviceBuilder, GROTable, IDEAL_BATCH_SIZE, SyncDevice, VIRTIO_NET_HDR_LEN};
 use wire::{ip, ipv4, ipv6, udp};
@@ -435,7 +438,7 @@ fn raw_receiver(dp: &Dataplane, mut tun: TunWriter, path: Path, sock: &Socket) {
                     }
                     k
                 }
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(Errno::EINTR) => continue,
                 Err(e) => {
                     tracing::error!(?path, "receive failed: {e}");
                     return;
@@ -593,6 +596,9 @@ fn outbound_reader(
     }
 }
 
+/// A device that cannot do GSO answers EIO (or EINVAL).
+const EIO_CODE: i32 = Errno::EIO as i32;
+const EINVAL_CODE: i32 = Errno::EINVAL as i32;
 /// Messages per `sendmmsg` on a raw socket.
 const RAW_SEND_BATCH: usize = 64;
 /// Raw sockets a worker keeps connected (one per peer).
@@ -607,9 +613,11 @@ struct TxWorker<'s> {
     sender: &'s Sender,
     /// Raw sockets connected to each peer, so `sendmmsg` needs no addresses.
     raw: Vec<(IpAddr, Socket)>,
-    hdrs: MultiHeaders<()>,
-    /// ESP payloads of one UDP GSO send, back to back.
-    gso: Vec<u8>,
+    raw_hdrs: MultiHeaders<()>,
+    /// One UDP message with room for its UDP_SEGMENT control message.
+    udp_hdrs: MultiHeaders<SockaddrStorage>,
+    /// Cleared when the kernel refuses a GSO send (a device without checksum offload).
+    gso: bool,
 }
 
 /// A run of sealed packets that leave together.
@@ -617,12 +625,20 @@ struct TxWorker<'s> {
 enum Run {
     None,
     Raw(IpAddr),
+    /// ESP packets of `seg` bytes (the last may be shorter) to one peer: one GSO send.
     Udp {
         port: usize,
         dst: SocketAddr,
         seg: usize,
         count: usize,
+        bytes: usize,
     },
+}
+
+/// The ESP bytes of a sealed packet that a UDP socket carries.
+fn esp_part(batch: &SealedBatch, i: usize) -> &[u8] {
+    let at = batch.items()[i].udp.map_or(0, |u| u.esp_at);
+    batch.packet(i).get(at..).unwrap_or_default()
 }
 
 impl<'s> TxWorker<'s> {
@@ -630,8 +646,17 @@ impl<'s> TxWorker<'s> {
         Self {
             sender,
             raw: Vec::new(),
-            hdrs: MultiHeaders::preallocate(RAW_SEND_BATCH, None),
-            gso: Vec::with_capacity(GSO_MAX_BYTES + 2048),
+            raw_hdrs: MultiHeaders::preallocate(RAW_SEND_BATCH, None),
+            udp_hdrs: MultiHeaders::preallocate(1, Some(nix::cmsg_space!(u16))),
+            gso: true,
+        }
+    }
+
+    fn max_segments(&self, port: usize) -> usize {
+        if self.gso {
+            GSO_MAX_SEGMENTS.min(self.sender.udp[port].state.max_gso_segments())
+        } else {
+            1
         }
     }
 
@@ -640,54 +665,49 @@ impl<'s> TxWorker<'s> {
         let mut run = Run::None;
         let mut first = 0;
         for (i, s) in batch.items().iter().enumerate() {
-            let packet = batch.packet(i);
             let udp = s.udp.and_then(|u| {
                 let local = SocketAddr::new(u.local, u.src_port);
                 let port = self.sender.udp.iter().position(|p| p.local == local)?;
-                Some((
-                    port,
-                    SocketAddr::new(s.dst, u.dst_port),
-                    &packet[u.esp_at..],
-                ))
+                Some((port, SocketAddr::new(s.dst, u.dst_port)))
             });
+            let len = esp_part(batch, i).len();
             match (udp, run) {
                 (
-                    Some((port, dst, esp)),
+                    Some((port, dst)),
                     Run::Udp {
                         port: p,
                         dst: d,
                         seg,
                         count,
+                        bytes,
                     },
                 ) if p == port
                     && d == dst
-                    && esp.len() <= seg
-                    && self.gso.len() == seg * count
-                    && count
-                        < GSO_MAX_SEGMENTS.min(self.sender.udp[p].state.max_gso_segments())
-                    && self.gso.len() + esp.len() <= GSO_MAX_BYTES =>
+                    && len <= seg
+                    && bytes == seg * count
+                    && count < self.max_segments(p)
+                    && bytes + len <= GSO_MAX_BYTES =>
                 {
-                    self.gso.extend_from_slice(esp);
                     run = Run::Udp {
                         port,
                         dst,
                         seg,
                         count: count + 1,
+                        bytes: bytes + len,
                     };
                 }
-                (Some((port, dst, esp)), _) => {
+                (Some((port, dst)), _) => {
                     self.flush(run, batch, first..i, stats);
-                    self.gso.clear();
-                    self.gso.extend_from_slice(esp);
                     run = Run::Udp {
                         port,
                         dst,
-                        seg: esp.len(),
+                        seg: len,
                         count: 1,
+                        bytes: len,
                     };
                     first = i;
                 }
-                (None, Run::Raw(d)) if d == s.dst && i - first < RAW_SEND_BATCH => {}
+                (None, Run::Raw(d)) if d == s.dst => {}
                 (None, _) => {
                     self.flush(run, batch, first..i, stats);
                     run = Run::Raw(s.dst);
@@ -713,33 +733,75 @@ impl<'s> TxWorker<'s> {
                 dst,
                 seg,
                 count,
+                ..
             } => {
-                let p = &self.sender.udp[port];
-                let t = Transmit {
-                    destination: dst,
-                    ecn: None,
-                    contents: &self.gso,
-                    segment_size: (count > 1).then_some(seg),
-                    src_ip: None,
-                };
-                if udp_send(p, &t).is_ok() {
-                    return;
+                let sender = self.sender;
+                let fd = sender.udp[port].sock.as_fd();
+                if count > 1 {
+                    match self.send_udp(fd, dst, batch, items.clone(), seg) {
+                        Ok(()) => return,
+                        Err(e)
+                            if matches!(e.raw_os_error(), Some(EIO_CODE) | Some(EINVAL_CODE)) =>
+                        {
+                            tracing::info!("udp gso refused ({e}): one datagram per send");
+                            self.gso = false;
+                        }
+                        Err(_) => {}
+                    }
                 }
-                if count == 1 {
-                    stats.send_error();
-                    return;
-                }
-                // GSO refused (quinn-udp then stops offering it): one datagram each.
-                for chunk in self.gso.chunks(seg) {
-                    let one = Transmit {
-                        contents: chunk,
-                        segment_size: None,
-                        ..t.clone()
-                    };
-                    if udp_send(p, &one).is_err() {
+                // One datagram per send (a single packet, or GSO refused).
+                for i in items {
+                    let len = esp_part(batch, i).len();
+                    if self.send_udp(fd, dst, batch, i..i + 1, len).is_err() {
                         stats.send_error();
                     }
                 }
+            }
+        }
+    }
+
+    /// One UDP message carrying the ESP parts of `items` (all `seg` bytes but the last),
+    /// which the kernel cuts into datagrams of `seg` bytes (UDP GSO). One message per
+    /// `sendmmsg`, so success means it was sent (the results are never read).
+    fn send_udp(
+        &mut self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        dst: SocketAddr,
+        batch: &SealedBatch,
+        items: std::ops::Range<usize>,
+        seg: usize,
+    ) -> io::Result<()> {
+        let seg = u16::try_from(seg).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let iovs: [IoSlice<'_>; GSO_MAX_SEGMENTS] = std::array::from_fn(|j| {
+            let i = items.start + j;
+            IoSlice::new(if i < items.end {
+                esp_part(batch, i)
+            } else {
+                &[]
+            })
+        });
+        let n = items.len().min(GSO_MAX_SEGMENTS);
+        let addr = [Some(SockaddrStorage::from(dst))];
+        let cmsg = [ControlMessage::UdpGsoSegments(&seg)];
+        let mut tries = 0;
+        loop {
+            let msgs = [&iovs[..n]];
+            match sendmmsg(
+                fd.as_raw_fd(),
+                &mut self.udp_hdrs,
+                msgs.iter(),
+                addr,
+                cmsg,
+                MsgFlags::empty(),
+            ) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => {}
+                // The socket is non-blocking (quinn-udp): wait for room, briefly.
+                Err(Errno::EAGAIN) if tries < 100 => {
+                    tries += 1;
+                    wait(&fd, PollFlags::POLLOUT, 10);
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -789,7 +851,7 @@ impl<'s> TxWorker<'s> {
             let addrs = [None::<()>; RAW_SEND_BATCH];
             match sendmmsg(
                 fd,
-                &mut self.hdrs,
+                &mut self.raw_hdrs,
                 &iovs[..count],
                 &addrs[..count],
                 [],
@@ -805,7 +867,7 @@ impl<'s> TxWorker<'s> {
                         next += sent;
                     }
                 }
-                Err(nix::errno::Errno::EINTR) => {}
+                Err(Errno::EINTR) => {}
                 Err(_) => {
                     stats.send_error();
                     next += 1;
@@ -813,17 +875,4 @@ impl<'s> TxWorker<'s> {
             }
         }
     }
-}
-
-/// Sends one transmit, waiting (briefly) while the socket buffer is full.
-fn udp_send(p: &UdpPort, t: &Transmit<'_>) -> io::Result<()> {
-    for _ in 0..100 {
-        match p.state.try_send((&p.sock).into(), t) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(&p.sock, PollFlags::POLLOUT, 10);
-            }
-            r => return r,
-        }
-    }
-    Err(io::ErrorKind::WouldBlock.into())
 }
