@@ -6,6 +6,9 @@
 #   oak-tun-udp  oakleyd, tunnel mode, ESP in UDP 4500 (RFC 3948), AES-128-GCM
 #   swan-tun-udp strongSwan charon with kernel-libipsec (user-space ESP over TUN), IKEv2 PSK,
 #                tunnel mode, ESP in UDP 4500 (libipsec always encapsulates), AES-128-GCM
+# Before/after in one run: BASE_BIN=/path/to/an/older/oakleyd adds NAME@base for each Oakley
+# path, the same configuration run by that binary (e.g. one built from an earlier commit);
+# OAKLEYD_ARGS adds arguments to the current oakleyd only (e.g. --no-offload, --workers 1).
 # Each path gets its own pair of network namespaces on a veth link (10.80.0.1 - 10.80.0.2;
 # tunnels carry 10.81.1.1 <-> 10.81.2.1, addresses on lo). iperf3 measures TCP with 1 and 4
 # streams (and UDP with one stream unless UDP=0); every measurement is repeated REPEATS
@@ -15,11 +18,15 @@
 #
 # Usage: bash scripts/throughput.sh   (root). Environment: SECS (per measurement, default 5),
 # REPEATS (default 3), PATHS (space-separated subset of the names above), UDP (1/0),
-# NO_DOC=1 (print only), WORKERS (passed to oakleyd as --workers when set).
+# NO_DOC=1 (print only), WORKERS (passed to oakleyd as --workers when set), BASE_LABEL (how
+# the table names the base build; default its path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-5} reps=${REPEATS:-3} udp=${UDP:-1}
 paths=${PATHS:-plain oak-trans oak-tun oak-tun-udp swan-tun-udp}
+if [ -n "${BASE_BIN:-}" ] && [ -z "${PATHS:-}" ]; then
+    paths="plain oak-trans oak-trans@base oak-tun oak-tun@base oak-tun-udp oak-tun-udp@base swan-tun-udp"
+fi
 [ "$(id -u)" -eq 0 ] || { echo "throughput: needs root (network namespaces)" >&2; exit 1; }
 bash scripts/setup.sh
 cargo build --release -q -p daemon
@@ -73,10 +80,13 @@ oakley() {
     mkdir -p "$work/$name"
     sa 10.80.0.1 10.80.0.2 "$ts_a" 0x1001 0x2002 "$k1" "$k2" > "$work/$name/a.toml"
     sa 10.80.0.2 10.80.0.1 "$ts_b" 0x2002 0x1001 "$k2" "$k1" > "$work/$name/b.toml"
-    local extra=()
+    local extra=() exe=$bin
     [ -n "${WORKERS:-}" ] && extra=(--workers "$WORKERS")
+    # shellcheck disable=SC2206
+    [ -n "${OAKLEYD_ARGS:-}" ] && extra+=($OAKLEYD_ARGS)
+    case $name in *@base) exe=$BASE_BIN extra=() ;; esac
     for side in a b; do
-        ip netns exec "$tag-$name-$side" "$bin" --manual "$work/$name/$side.toml" \
+        ip netns exec "$tag-$name-$side" "$exe" --manual "$work/$name/$side.toml" \
             --state-dir "$work/$name/$side" "${extra[@]}" 2> "$work/$name/$side.log" &
     done
     for side in a b; do
@@ -139,13 +149,13 @@ EOF
 }
 
 # Where iperf3 runs for each path: source and destination addresses.
-src_of() { case $1 in plain|oak-trans) echo 10.80.0.1 ;; *) echo 10.81.1.1 ;; esac; }
-dst_of() { case $1 in plain|oak-trans) echo 10.80.0.2 ;; *) echo 10.81.2.1 ;; esac; }
+src_of() { case ${1%@base} in plain|oak-trans) echo 10.80.0.1 ;; *) echo 10.81.1.1 ;; esac; }
+dst_of() { case ${1%@base} in plain|oak-trans) echo 10.80.0.2 ;; *) echo 10.81.2.1 ;; esac; }
 
 echo "== building the paths: $paths"
 for p in $paths; do
     pair "$p"
-    case $p in
+    case ${p%@base} in
         plain) ;;
         oak-trans) oakley "$p" transport false ;;
         oak-tun) oakley "$p" tunnel false ;;
@@ -160,6 +170,23 @@ for p in $paths; do
     ip netns exec "$tag-$p-a" ping -c 2 -i 0.2 -W 2 -I "$(src_of "$p")" "$(dst_of "$p")" > /dev/null \
         || { echo "no connectivity on $p" >&2; exit 1; }
 done
+
+# CPU time (clock ticks, user + system) of the data path daemons of a path, both ends:
+# oakleyd or charon, with the kernel work that runs in their threads (softirqs included).
+ticks() {
+    local p=$1 t=0 pid c
+    for ns in "$tag-$p-a" "$tag-$p-b"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            c=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+            case $c in oakleyd*|charon)
+                for task in /proc/$pid/task/*/stat; do
+                    t=$((t + $(awk '{print $14 + $15}' "$task" 2>/dev/null || echo 0)))
+                done ;;
+            esac
+        done
+    done
+    echo $t
+}
 
 # One iperf3 measurement; prints bits per second received (0 when it failed).
 measure() { # path streams proto
@@ -185,22 +212,28 @@ for r in $(seq "$reps"); do
     for c in "${cases[@]}"; do
         set -- $c
         for p in $paths; do
+            t0=$(ticks "$p")
             bps=$(measure "$p" "$1" "$2")
-            echo "$p $1 $2 $r $bps" >> "$results"
-            printf '%-13s %s %-3s rep %s: %6.2f Gbit/s\n' "$p" "$1" "$2" "$r" "$(python3 -c "print($bps/1e9)")"
+            t1=$(ticks "$p")
+            echo "$p $1 $2 $r $bps $((t1 - t0))" >> "$results"
+            printf '%-18s %s %-3s rep %s: %6.2f Gbit/s\n' "$p" "$1" "$2" "$r" "$(python3 -c "print($bps/1e9)")"
         done
     done
 done
 
 meta="run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates scripts || echo '+changes'), $(rustc --version | cut -d' ' -f1-2), kernel $(uname -r)"
 cpu="CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(nproc) cores, shared by both hosts, iperf3 and the data planes)"
-python3 - "$results" "$meta" "$cpu" "$secs" "$reps" "${NO_DOC:-0}" "${WORKERS:-default}" <<'PY'
+python3 - "$results" "$meta" "$cpu" "$secs" "$reps" "${NO_DOC:-0}" "${WORKERS:-default}" "$(getconf CLK_TCK)" "${OAKLEYD_ARGS:-}" "${BASE_LABEL:-${BASE_BIN:-}}" <<'PY'
 import statistics, sys, re
-results, meta, cpu, secs, reps, no_doc, workers = sys.argv[1:]
-cells = {}
+results, meta, cpu, secs, reps, no_doc, workers, hz, extra, base = sys.argv[1:]
+cells, cost = {}, {}
 for line in open(results):
-    p, n, proto, _, bps = line.split()
+    p, n, proto, _, bps, ticks = line.split()
     cells.setdefault((p, int(n), proto), []).append(int(bps) / 1e9)
+    # Daemon CPU seconds per GB carried (the 1 s warm-up ran at about the same rate).
+    gb = int(bps) / 8 * (int(secs) + 1) / 1e9
+    if p != "plain" and gb > 0:
+        cost.setdefault((p, int(n), proto), []).append(int(ticks) / int(hz) / gb)
 names = {
     "plain": ("plain veth", "-", "-"),
     "oak-trans": ("Oakley", "transport", "ESP"),
@@ -208,11 +241,15 @@ names = {
     "oak-tun-udp": ("Oakley", "tunnel", "ESP-in-UDP 4500"),
     "swan-tun-udp": ("strongSwan kernel-libipsec", "tunnel", "ESP-in-UDP 4500"),
 }
+for p in list(names):
+    who, mode, wire = names[p]
+    names[p + "@base"] = (who + " (base build)", mode, wire)
 med = {k: statistics.median(v) for k, v in cells.items()}
 def ratio(k, base):
     b = med.get((base, k[1], k[2]))
     return f"{med[k] / b:.3f}" if b else "-"
-order = [p for p in names if any(k[0] == p for k in cells)]
+order = [p for p in sorted(names, key=lambda n: (list(names).index(n.split("@")[0]), n))
+         if any(k[0] == p for k in cells)]
 keys = sorted({(k[1], k[2]) for k in cells}, key=lambda x: (x[1], x[0]))
 out = []
 out.append("<!-- throughput:begin (written by scripts/throughput.sh; keep these markers) -->")
@@ -223,14 +260,18 @@ out.append("compare them as ratios within the run, not with other runs. Each pat
 out.append("network namespaces on a veth link (MTU 1500; the IPsec paths' TUN devices have MTU 1400),")
 out.append(f"AES-128-GCM, iperf3 for {secs} s after 1 s of warm-up, {reps} repetitions round robin over")
 out.append("the paths; median, and the spread (min-max) over the repetitions. UDP: one stream,")
-out.append("unlimited rate, 1300-byte datagrams, rate received.")
+out.append("unlimited rate, 1300-byte datagrams, rate received. \"CPU s/GB\": CPU time of the data")
+out.append("path daemons at both ends (oakleyd or charon, kernel work in their threads included) per")
+out.append("GB carried, median: what a path costs, less sensitive to other load on the machine.")
 out.append("")
 out.append(f"- {meta}")
 out.append(f"- {cpu}")
-out.append(f"- oakleyd workers: {workers}")
+out.append(f"- oakleyd workers: {workers}; extra oakleyd arguments: {extra or 'none'}")
+if base:
+    out.append(f"- base build (rows marked so): {base}")
 out.append("")
-out.append("| path | mode | on the wire | traffic | Gbit/s (median) | spread | vs plain veth | vs strongSwan |")
-out.append("|---|---|---|---|---:|---:|---:|---:|")
+out.append("| path | mode | on the wire | traffic | Gbit/s (median) | spread | vs plain veth | vs strongSwan | CPU s/GB |")
+out.append("|---|---|---|---|---:|---:|---:|---:|---:|")
 for n, proto in keys:
     for p in order:
         k = (p, n, proto)
@@ -238,8 +279,9 @@ for n, proto in keys:
             continue
         who, mode, wire = names[p]
         v = cells[k]
+        c = f"{statistics.median(cost[k]):.2f}" if k in cost else "-"
         out.append(f"| {who} | {mode} | {wire} | {proto.upper()} x{n} | {med[k]:.2f} | "
-                   f"{min(v):.2f}-{max(v):.2f} | {ratio(k, 'plain')} | {ratio(k, 'swan-tun-udp')} |")
+                   f"{min(v):.2f}-{max(v):.2f} | {ratio(k, 'plain')} | {ratio(k, 'swan-tun-udp')} | {c} |")
 out.append("")
 out.append("<!-- throughput:end -->")
 section = "\n".join(out) + "\n"
