@@ -494,7 +494,7 @@ impl IkeTask {
     fn transmit(&self, t: ike::Transmit) {
         let r = if t.from.port() == wire::natt::NATT_PORT {
             match self.v4500.get(&t.from.ip()) {
-                Some(s) => s.send_to(&t.bytes, &SockAddr::from(t.to)).map(|_| ()),
+                Some(s) => crate::dataplane::io::send_udp(s, &t.bytes, t.to).map(|_| ()),
                 None => Err(std::io::Error::other("no 4500 socket on this address")),
             }
         } else {

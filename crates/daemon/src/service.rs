@@ -34,6 +34,8 @@ pub struct ServiceArgs {
     pub ike_log: bool,
     /// NAT keepalive interval from behind a NAT.
     pub nat_keepalive: std::time::Duration,
+    /// TUN queues and offloads (outbound workers: one per queue).
+    pub tun_options: io::TunOptions,
 }
 
 /// Addresses the daemon serves: unicast, not loopback, not IPv6 link-local (those need a
@@ -84,8 +86,8 @@ pub fn run(args: ServiceArgs) -> Result<(), String> {
     let (tx, rx) = mpsc::channel(4096);
     let hook = Arc::new(PolicyState::new(map, tx.clone()));
     dp.set_policy(hook.clone());
-    let tun =
-        Arc::new(io::open_tun(&args.tun, args.mtu).map_err(|e| format!("tun {}: {e}", args.tun))?);
+    let tun = io::Tun::open(&args.tun, args.mtu, args.tun_options)
+        .map_err(|e| format!("tun {}: {e}", args.tun))?;
     let routing = Routing::setup(&args.tun, args.mark, args.mark, &[])
         .map_err(|e| format!("routing: {e}"))?;
     let result = (|| -> Result<(), String> {
@@ -93,6 +95,8 @@ pub fn run(args: ServiceArgs) -> Result<(), String> {
             v500: Default::default(),
             v4500: Default::default(),
         };
+        // Receivers first: each UDP 4500 socket also becomes a way out for the workers.
+        let mut sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
         for ip in &local {
             let opened = (|| -> std::io::Result<()> {
                 let esp = RxPath::Raw {
@@ -106,10 +110,12 @@ pub fn run(args: ServiceArgs) -> Result<(), String> {
                 let s500 = bind_ike(*ip, args.mark)?;
                 let s4500 = io::open_path(udp)?;
                 s4500.set_mark(args.mark)?;
+                // The IKE task sends on a duplicate (the same socket: marked, and made
+                // non-blocking by the receive path, so it sends with `io::send_udp`).
                 let send4500 = s4500.try_clone()?;
                 let sesp = io::open_path(esp)?;
-                io::spawn_receiver(dp.clone(), tun.clone(), esp, sesp)?;
-                io::spawn_receiver(dp.clone(), tun.clone(), udp, s4500)?;
+                io::spawn_receiver(dp.clone(), &tun, esp, sesp, &mut sender)?;
+                io::spawn_receiver(dp.clone(), &tun, udp, s4500, &mut sender)?;
                 sockets.v500.insert(*ip, s500);
                 sockets.v4500.insert(*ip, send4500);
                 Ok(())
@@ -118,8 +124,12 @@ pub fn run(args: ServiceArgs) -> Result<(), String> {
                 tracing::warn!(address = %ip, "not serving this address: {e}");
             }
         }
-        let sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
-        io::spawn_sender(dp.clone(), tun.clone(), sender).map_err(|e| e.to_string())?;
+        io::spawn_senders(dp.clone(), &tun, sender).map_err(|e| e.to_string())?;
+        tracing::info!(
+            queues = tun.queues(),
+            offload = tun.offload(),
+            "data plane workers"
+        );
         let settings = Settings {
             state_dir: args.state_dir.clone(),
             tun: args.tun.clone(),

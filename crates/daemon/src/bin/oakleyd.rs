@@ -52,6 +52,12 @@ struct Args {
     /// Seconds between NAT keepalives sent from behind a NAT (RFC 3948 §2.3).
     #[arg(long, default_value_t = 20)]
     nat_keepalive: u64,
+    /// Outbound workers (TUN queues); 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Plain TUN packets: no virtio-net header, TSO/USO or GRO (for comparisons).
+    #[arg(long)]
+    no_offload: bool,
 }
 
 fn state_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -98,6 +104,13 @@ fn run(args: Args) -> Result<(), String> {
     // Startup security before anything else: the boot-mode ruleset is in force from here
     // until policy replaces it.
     let mut enforcer = daemon::startup::begin(&dir, &args.startup)?;
+    let tun_options = io::TunOptions {
+        queues: match args.workers {
+            0 => io::workers_default(),
+            n => n,
+        },
+        offload: !args.no_offload,
+    };
     let Some(manual) = args.manual.clone() else {
         // IKE mode: enforce the policy's firewall rules, then negotiate and carry traffic.
         enforcer.set_data_path(&args.tun, args.mark);
@@ -111,10 +124,11 @@ fn run(args: Args) -> Result<(), String> {
             force_encap: args.force_encap,
             ike_log: args.ike_log,
             nat_keepalive: Duration::from_secs(args.nat_keepalive.max(1)),
+            tun_options,
         });
         return served.and(enforcer.shutdown());
     };
-    run_manual(args, dir, &manual, enforcer)
+    run_manual(args, dir, &manual, enforcer, tun_options)
 }
 
 fn run_manual(
@@ -122,6 +136,7 @@ fn run_manual(
     dir: PathBuf,
     manual: &Path,
     enforcer: daemon::startup::Enforcer,
+    tun_opts: io::TunOptions,
 ) -> Result<(), String> {
     let cfg = ManualConfig::load(manual).map_err(|e| e.to_string())?;
     let dp = Arc::new(Dataplane::new());
@@ -134,7 +149,7 @@ fn run_manual(
             .map_err(|e| format!("key export: {e}"))?;
     }
     let tun =
-        Arc::new(io::open_tun(&cfg.tun, args.mtu).map_err(|e| format!("tun {}: {e}", cfg.tun))?);
+        io::Tun::open(&cfg.tun, args.mtu, tun_opts).map_err(|e| format!("tun {}: {e}", cfg.tun))?;
     let routes: Vec<ProtectedRoute> = cfg
         .sas
         .iter()
@@ -166,16 +181,23 @@ fn run_manual(
                 paths.push(p);
             }
         }
+        let mut sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
         for p in paths {
             let sock = io::open_path(p).map_err(|e| format!("socket {p:?}: {e}"))?;
-            io::spawn_receiver(dp.clone(), tun.clone(), p, sock).map_err(|e| e.to_string())?;
+            io::spawn_receiver(dp.clone(), &tun, p, sock, &mut sender)
+                .map_err(|e| format!("socket {p:?}: {e}"))?;
         }
-        let sender = io::Sender::new(args.mark).map_err(|e| format!("raw socket: {e}"))?;
-        io::spawn_sender(dp.clone(), tun.clone(), sender).map_err(|e| e.to_string())?;
+        io::spawn_senders(dp.clone(), &tun, sender).map_err(|e| e.to_string())?;
         // Policy enforcement and the control socket (issue 6: firewall and control API).
         let live = daemon::startup::go_live(enforcer, dp.clone(), &cfg, args.mark)?;
         let locals: Vec<IpAddr> = cfg.sas.iter().map(|s| s.local).collect();
-        tracing::info!(sas = cfg.sas.len(), ?locals, "oakleyd ready");
+        tracing::info!(
+            sas = cfg.sas.len(),
+            ?locals,
+            queues = tun.queues(),
+            offload = tun.offload(),
+            "oakleyd ready"
+        );
         eprintln!("oakleyd: ready ({} SAs on {})", cfg.sas.len(), cfg.tun);
         wait_for_shutdown(&dir, &dp);
         live.shutdown()

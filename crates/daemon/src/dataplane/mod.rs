@@ -4,6 +4,7 @@
 //! [`Dataplane::inbound`] do the per-packet work on caller buffers without any I/O, so
 //! tests drive them directly; [`io`] runs them on a device and sockets.
 
+pub mod batch;
 pub mod io;
 pub mod stats;
 
@@ -209,29 +210,51 @@ impl Dataplane {
     fn outbound_inner(&self, packet: &[u8], out: &mut [u8]) -> Result<(usize, IpAddr, bool), Drop> {
         let t = five_tuple(packet).ok_or(Drop::Malformed)?;
         if is_neighbour_discovery(&t) {
-            // IPv6 neighbour discovery stays outside IPsec (RFC 4301 §4.4.1's ND bypass):
-            // without it no peer address resolves, so no ESP could be sent at all.
-            let n = packet.len();
-            out.get_mut(..n)
-                .ok_or(Drop::Malformed)?
-                .copy_from_slice(packet);
-            return Ok((n, t.dst, true));
+            return self.bypass_nd(packet, &t, out);
         }
+        let verdict = self.policy.get().map(|p| p.outbound(packet, &t));
+        self.outbound_decided(packet, &t, verdict, out)
+    }
+
+    /// IPv6 neighbour discovery stays outside IPsec (RFC 4301 §4.4.1's ND bypass): without
+    /// it no peer address resolves, so no ESP could be sent at all.
+    fn bypass_nd(
+        &self,
+        packet: &[u8],
+        t: &FiveTuple,
+        out: &mut [u8],
+    ) -> Result<(usize, IpAddr, bool), Drop> {
+        let n = packet.len();
+        out.get_mut(..n)
+            .ok_or(Drop::Malformed)?
+            .copy_from_slice(packet);
+        Ok((n, t.dst, true))
+    }
+
+    /// The rest of [`Dataplane::outbound`] once the packet parsed, is not neighbour
+    /// discovery and policy gave its verdict (`None`: no policy hook). Not counted.
+    fn outbound_decided(
+        &self,
+        packet: &[u8],
+        t: &FiveTuple,
+        verdict: Option<Verdict>,
+        out: &mut [u8],
+    ) -> Result<(usize, IpAddr, bool), Drop> {
         let sealed = |(n, dst)| (n, dst, false);
-        let Some(policy) = self.policy.get() else {
-            return self.seal(packet, &t, out).map(sealed);
+        let (Some(policy), Some(verdict)) = (self.policy.get(), verdict) else {
+            return self.seal(packet, t, out).map(sealed);
         };
         let clear = |out: &mut [u8]| {
             let dst = out.get_mut(..packet.len()).ok_or(Drop::Malformed)?;
             dst.copy_from_slice(packet);
             Ok((packet.len(), t.dst, true))
         };
-        match policy.outbound(packet, &t) {
-            Verdict::Protect => match self.seal(packet, &t, out) {
-                Err(Drop::NoPolicy | Drop::NoSa) => Err(policy.no_sa(packet, &t)),
+        match verdict {
+            Verdict::Protect => match self.seal(packet, t, out) {
+                Err(Drop::NoPolicy | Drop::NoSa) => Err(policy.no_sa(packet, t)),
                 r => r.map(sealed),
             },
-            Verdict::ProtectIfSa => match self.seal(packet, &t, out) {
+            Verdict::ProtectIfSa => match self.seal(packet, t, out) {
                 Err(Drop::NoPolicy | Drop::NoSa) => clear(out),
                 r => r.map(sealed),
             },

@@ -136,6 +136,22 @@ impl Stats {
         }
     }
 
+    /// Adds a batch's sealed packets and bytes (one update per batch, not per packet).
+    pub(crate) fn add_sealed(&self, packets: u64, bytes: u64) {
+        if packets > 0 {
+            bump(&self.sealed, packets);
+            bump(&self.sealed_bytes, bytes);
+        }
+    }
+
+    /// Adds a batch's opened packets and bytes.
+    pub(crate) fn add_opened(&self, packets: u64, bytes: u64) {
+        if packets > 0 {
+            bump(&self.opened, packets);
+            bump(&self.opened_bytes, bytes);
+        }
+    }
+
     pub fn send_error(&self) {
         bump(&self.send_errors, 1);
     }

@@ -76,6 +76,14 @@ impl Drop for Scratch {
     }
 }
 
+/// Makes a veth device segment GSO packets before it sends them (as a NIC without
+/// segmentation offload would), so captures and tshark see the datagrams a wire carries:
+/// oakleyd sends ESP in UDP by UDP GSO, and a veth would otherwise pass (and tcpdump
+/// record) a whole GSO batch as one frame.
+fn wire_segments(ns: &str, dev: &str) {
+    sh(&format!("ip -n {ns} link set dev {dev} gso_max_segs 1"));
+}
+
 /// Two namespaces `a` and `b` on one veth link (`va` in a, `vb` in b).
 pub struct Pair {
     pub a: String,
@@ -98,6 +106,7 @@ impl Pair {
             p.a, p.b
         ));
         for (ns, dev, addrs) in [(&p.a, "va", a_addrs), (&p.b, "vb", b_addrs)] {
+            wire_segments(ns, dev);
             sh(&format!("ip -n {ns} link set lo up"));
             sh(&format!("ip -n {ns} link set {dev} up"));
             for a in addrs {
@@ -679,6 +688,7 @@ impl Netns {
             self.ns(b)
         ));
         for (ns, dev, addr) in [(self.ns(a), dev_a, addr_a), (self.ns(b), dev_b, addr_b)] {
+            wire_segments(ns, dev);
             sh(&format!("ip -n {ns} addr add {addr} dev {dev}"));
             sh(&format!("ip -n {ns} link set {dev} up"));
         }
