@@ -35,7 +35,7 @@ use nix::sys::socket::{
 };
 use quinn_udp::{RecvMeta, UdpSocketState};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tun_rs::{DeviceBuilder, IDEAL_BATCH_SIZE, SyncDevice, VIRTIO_NET_HDR_LEN};
+use tun_rs::{DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 use wire::{ip, ipv4, ipv6, udp};
 
 use super::batch::SealedBatch;
@@ -98,6 +98,12 @@ impl Tun {
             }
             Err(e) => return Err(e),
         };
+        if offload {
+            // The kernel must never build a super packet one read cannot split.
+            if let Err(e) = cap_gso_segments(name, MAX_SEGMENTS as u32) {
+                tracing::warn!("tun gso_max_segs: {e}");
+            }
+        }
         let mut all = vec![Arc::new(first)];
         for _ in 1..queues {
             match all[0].try_clone() {
@@ -133,6 +139,34 @@ impl Tun {
     fn segment_room(&self) -> usize {
         usize::from(self.mtu).max(1500) + 64
     }
+}
+
+/// Segments one TUN read may split into: a 64 KiB super packet at an MSS of 128 bytes
+/// (IPv4's smallest MTU gives 536, IPv6's 1220). The device's `gso_max_segs` is set to it,
+/// so the kernel sends smaller super packets when a peer announces a tinier MSS.
+const MAX_SEGMENTS: usize = 512;
+
+/// Sets the device's `gso_max_segs` (IFLA_GSO_MAX_SEGS), so TSO super packets handed to
+/// us never have more segments than [`MAX_SEGMENTS`], whatever MSS a peer announces.
+fn cap_gso_segments(name: &str, segments: u32) -> io::Result<()> {
+    use rtnetlink::LinkUnspec;
+    use rtnetlink::packet_route::link::LinkAttribute;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let msg = LinkUnspec::new_with_name(name)
+            .append_extra_attribute(LinkAttribute::GsoMaxSegs(segments))
+            .build();
+        handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))
+    })
 }
 
 /// Bytes sealing adds at most (outer IPv6 + UDP + ESP header, IV, padding, trailer, ICV).
@@ -572,11 +606,11 @@ fn outbound_reader(
 ) {
     let mut whole = vec![0u8; VIRTIO_NET_HDR_LEN + MAX_PACKET];
     // The first slot also takes packets the kernel did not segment (up to the MTU).
-    let mut segs: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
+    let mut segs: Vec<Vec<u8>> = (0..MAX_SEGMENTS)
         .map(|i| vec![0u8; if i == 0 { MAX_PACKET } else { room }])
         .collect();
-    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
-    let mut sealed = SealedBatch::new(IDEAL_BATCH_SIZE, room + SEAL_ROOM);
+    let mut sizes = vec![0usize; MAX_SEGMENTS];
+    let mut sealed = SealedBatch::new(MAX_SEGMENTS, room + SEAL_ROOM);
     loop {
         let n = if offload {
             dev.recv_multiple(&mut whole, &mut segs, &mut sizes, 0)
