@@ -7,12 +7,14 @@
 //! Why it is built this way (the syscall per packet is what limits user-space tunnels):
 //! - The TUN device runs with a virtio-net header and TSO/USO offloads (`IFF_VNET_HDR`), so
 //!   the kernel hands over TCP/UDP super packets of up to 64 KiB in one read; they are split
-//!   into segments (tun-rs `gso_split`) and each segment is sealed. Decrypted packets are
-//!   coalesced again (tun-rs GRO) and written as super packets, so the host's TCP stack sees
-//!   a few large packets on both sides.
-//! - ESP in UDP leaves by UDP GSO (one `sendmsg` carries up to 64 equal-size ESP packets,
-//!   which stay one buffer through veth and the peer's stack) and arrives by `recvmmsg` with
-//!   UDP GRO (quinn-udp), so the kernel's per-packet cost nearly disappears on that path.
+//!   into segments (tun-rs `gso_split`) and each segment is sealed. Decrypted TCP segments
+//!   are coalesced again ([`super::gro`]) and written as super packets, so the host's TCP
+//!   stack sees a few large packets on both sides.
+//! - ESP in UDP leaves by UDP GSO (one message, its iovecs pointing at up to 64 equal-size
+//!   ESP packets in their slots, with a UDP_SEGMENT control message; the kernel keeps it one
+//!   buffer through veth and up to the peer's socket) and arrives by `recvmmsg` with UDP GRO
+//!   (quinn-udp, which also sets the socket up), so the kernel's per-packet cost nearly
+//!   disappears on that path.
 //! - Raw ESP/AH leaves by `sendmmsg` on a raw socket connected to the peer and arrives by
 //!   `recvmmsg`: one syscall per batch (the kernel still handles each packet).
 //! - One outbound worker per core, each reading its own queue of a multi-queue TUN device
@@ -33,10 +35,11 @@ use nix::sys::socket::{
 };
 use quinn_udp::{RecvMeta, UdpSocketState};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tun_rs::{DeviceBuilder, GROTable, IDEAL_BATCH_SIZE, SyncDevice, VIRTIO_NET_HDR_LEN};
+use tun_rs::{DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 use wire::{ip, ipv4, ipv6, udp};
 
 use super::batch::SealedBatch;
+use super::gro::Coalescer;
 use super::stats::{Drop, Stats};
 use super::{Dataplane, MAX_PACKET};
 
@@ -95,6 +98,12 @@ impl Tun {
             }
             Err(e) => return Err(e),
         };
+        if offload {
+            // The kernel must never build a super packet one read cannot split.
+            if let Err(e) = cap_gso_segments(name, MAX_SEGMENTS as u32) {
+                tracing::warn!("tun gso_max_segs: {e}");
+            }
+        }
         let mut all = vec![Arc::new(first)];
         for _ in 1..queues {
             match all[0].try_clone() {
@@ -130,6 +139,34 @@ impl Tun {
     fn segment_room(&self) -> usize {
         usize::from(self.mtu).max(1500) + 64
     }
+}
+
+/// Segments one TUN read may split into: a 64 KiB super packet at an MSS of 128 bytes
+/// (IPv4's smallest MTU gives 536, IPv6's 1220). The device's `gso_max_segs` is set to it,
+/// so the kernel sends smaller super packets when a peer announces a tinier MSS.
+const MAX_SEGMENTS: usize = 512;
+
+/// Sets the device's `gso_max_segs` (IFLA_GSO_MAX_SEGS), so TSO super packets handed to
+/// us never have more segments than [`MAX_SEGMENTS`], whatever MSS a peer announces.
+fn cap_gso_segments(name: &str, segments: u32) -> io::Result<()> {
+    use rtnetlink::LinkUnspec;
+    use rtnetlink::packet_route::link::LinkAttribute;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let msg = LinkUnspec::new_with_name(name)
+            .append_extra_attribute(LinkAttribute::GsoMaxSegs(segments))
+            .build();
+        handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))
+    })
 }
 
 /// Bytes sealing adds at most (outer IPv6 + UDP + ESP header, IV, padding, trailer, ICV).
@@ -339,63 +376,72 @@ fn rebuild(path: Path, from: SocketAddr, buf: &mut [u8], at: usize, n: usize) ->
     }
 }
 
-/// Decrypted packets on their way into the TUN device: with offloads, coalesced (GRO) and
-/// written as super packets; without, written one by one.
+/// Decrypted packets on their way into the TUN device: with offloads, TCP segments of a
+/// flow are coalesced into super packets ([`Coalescer`]); without, written one by one.
+///
+/// Each frame is written on the queue its flow hashes to: the kernel sends a flow's
+/// packets out of the queue its packets last came in by (automq flow steering), so this
+/// spreads the flows, and with them the sealing, over the outbound workers.
 struct TunWriter {
-    dev: Arc<SyncDevice>,
+    queues: Vec<Arc<SyncDevice>>,
     offload: bool,
-    bufs: Vec<Vec<u8>>,
-    n: usize,
-    gro: GROTable,
+    gro: Coalescer,
+}
+
+/// Which queue a packet's flow (addresses, protocol, ports) belongs to.
+fn flow_queue(p: &[u8], queues: usize) -> usize {
+    if queues < 2 {
+        return 0;
+    }
+    let (addrs, proto, l4) = match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => (&p[12..20], p[9], usize::from(p[0] & 0x0f) * 4),
+        Some(6) if p.len() >= 40 => (&p[8..40], p[6], 40),
+        _ => return 0,
+    };
+    let ports = match proto {
+        ip::TCP | ip::UDP => p.get(l4..l4 + 4).unwrap_or_default(),
+        _ => &[],
+    };
+    // FNV-1a.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in addrs.iter().chain(&[proto]).chain(ports) {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % queues
 }
 
 impl TunWriter {
-    fn new(dev: Arc<SyncDevice>, offload: bool, batch: usize) -> Self {
-        let bufs = if offload {
-            (0..batch)
-                .map(|_| Vec::with_capacity(VIRTIO_NET_HDR_LEN + MAX_PACKET + 1024))
-                .collect()
-        } else {
-            Vec::new()
-        };
+    fn new(queues: Vec<Arc<SyncDevice>>, offload: bool) -> Self {
         Self {
-            dev,
+            queues,
             offload,
-            bufs,
-            n: 0,
-            gro: GROTable::default(),
+            gro: Coalescer::new(),
+        }
+    }
+
+    fn write(queues: &[Arc<SyncDevice>], frame: &[u8], at: usize, stats: &Stats) {
+        let q = flow_queue(frame.get(at..).unwrap_or_default(), queues.len());
+        if queues[q].send(frame).is_err() {
+            stats.send_error();
         }
     }
 
     fn push(&mut self, packet: &[u8], stats: &Stats) {
-        if !self.offload {
-            if self.dev.send(packet).is_err() {
-                stats.send_error();
-            }
-            return;
+        let queues = &self.queues;
+        if self.offload {
+            self.gro.push(packet, &mut |f: &[u8]| {
+                Self::write(queues, f, VIRTIO_NET_HDR_LEN, stats)
+            });
+        } else {
+            Self::write(queues, packet, 0, stats);
         }
-        if self.n == self.bufs.len() {
-            self.flush(stats);
-        }
-        let b = &mut self.bufs[self.n];
-        b.clear();
-        b.resize(VIRTIO_NET_HDR_LEN, 0);
-        b.extend_from_slice(packet);
-        self.n += 1;
     }
 
+    /// Writes what is still being coalesced (at the end of each received batch).
     fn flush(&mut self, stats: &Stats) {
-        if self.n == 0 {
-            return;
-        }
-        let n = std::mem::take(&mut self.n);
-        if self
-            .dev
-            .send_multiple(&mut self.gro, &mut self.bufs[..n], VIRTIO_NET_HDR_LEN)
-            .is_err()
-        {
-            stats.send_error();
-        }
+        let queues = &self.queues;
+        self.gro
+            .flush(&mut |f: &[u8]| Self::write(queues, f, VIRTIO_NET_HDR_LEN, stats));
     }
 }
 
@@ -409,7 +455,7 @@ pub fn spawn_receiver(
     sock: Socket,
     sender: &mut Sender,
 ) -> io::Result<JoinHandle<()>> {
-    let writer = TunWriter::new(tun.queue(sender.udp.len()), tun.offload, IDEAL_BATCH_SIZE);
+    let writer = TunWriter::new(tun.queues.clone(), tun.offload);
     let name = format!("oakley-rx-{path:?}");
     match path {
         Path::Raw { .. } => std::thread::Builder::new()
@@ -599,11 +645,11 @@ fn outbound_reader(
 ) {
     let mut whole = vec![0u8; VIRTIO_NET_HDR_LEN + MAX_PACKET];
     // The first slot also takes packets the kernel did not segment (up to the MTU).
-    let mut segs: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
+    let mut segs: Vec<Vec<u8>> = (0..MAX_SEGMENTS)
         .map(|i| vec![0u8; if i == 0 { MAX_PACKET } else { room }])
         .collect();
-    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
-    let mut sealed = SealedBatch::new(IDEAL_BATCH_SIZE, room + SEAL_ROOM);
+    let mut sizes = vec![0usize; MAX_SEGMENTS];
+    let mut sealed = SealedBatch::new(MAX_SEGMENTS, room + SEAL_ROOM);
     loop {
         let n = if offload {
             dev.recv_multiple(&mut whole, &mut segs, &mut sizes, 0)

@@ -5,6 +5,7 @@
 //! tests drive them directly; [`io`] runs them on a device and sockets.
 
 pub mod batch;
+pub mod gro;
 pub mod io;
 pub mod stats;
 
