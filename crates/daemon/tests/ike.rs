@@ -962,9 +962,12 @@ fn predefined_server(tag: &str, server: &str) -> bool {
         ca("esp && tcp.dstport == 5201") > 10,
         "client's TCP in ESP once the SA is up"
     );
-    assert!(
-        ca("tcp.dstport == 5201 && !esp") <= 2,
-        "client's clear SYNs (inpass)"
+    // Only connection attempts cross in the clear (inpass); how many SYN retransmissions
+    // that takes depends on how long IKE needs on a loaded machine.
+    assert_eq!(
+        ca("tcp.dstport == 5201 && !esp && !(tcp.flags.syn == 1 && tcp.flags.ack == 0)"),
+        0,
+        "client's clear TCP beyond SYNs (inpass)"
     );
     assert_eq!(ca("esp"), ca("esp.icv_good == 1"));
     assert!(

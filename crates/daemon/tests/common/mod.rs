@@ -148,20 +148,22 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(ns: &str, manual: &str, state: &Path) -> Self {
+        Self::start_with(ns, manual, state, &["--export-keys"])
+    }
+
+    /// Runs oakleyd in `ns` with `args` and waits until it reports ready (20 s at most);
+    /// its later output is passed through to the test's stderr.
+    fn launch(ns: &str, state: &Path, args: &[&std::ffi::OsStr], rust_log: Option<&str>) -> Self {
         std::fs::create_dir_all(state).unwrap();
-        let cfg = state.join("manual.toml");
-        std::fs::write(&cfg, manual).unwrap();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
-            .arg("--manual")
-            .arg(&cfg)
-            .arg("--state-dir")
-            .arg(state)
-            .arg("--export-keys")
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
+            .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn oakleyd");
+            .stderr(Stdio::piped());
+        if let Some(l) = rust_log {
+            cmd.env("RUST_LOG", l);
+        }
+        let mut child = cmd.spawn().expect("spawn oakleyd");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -177,7 +179,7 @@ impl Daemon {
             }
             let _ = tx.send(Err(log));
             for line in lines.map_while(Result::ok) {
-                eprintln!("oakleyd: {line}");
+                eprintln!("oakleyd[{}]: {line}", std::process::id());
             }
         });
         match rx.recv_timeout(Duration::from_secs(20)) {
@@ -373,44 +375,14 @@ impl Daemon {
         std::fs::create_dir_all(state).unwrap();
         let cfg = state.join("manual.toml");
         std::fs::write(&cfg, manual).unwrap();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
-            .arg("--manual")
-            .arg(&cfg)
-            .arg("--state-dir")
-            .arg(state)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn oakleyd");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut log = String::new();
-            let mut lines = BufReader::new(stderr).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                log.push_str(&line);
-                log.push('\n');
-                if line.contains("ready") {
-                    let _ = tx.send(Ok(()));
-                    break;
-                }
-            }
-            let _ = tx.send(Err(log));
-            for line in lines.map_while(Result::ok) {
-                eprintln!("oakleyd: {line}");
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => {}
-            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
-            Err(_) => panic!("oakleyd did not report ready in 20 s"),
-        }
-        Daemon {
-            child,
-            state: state.to_owned(),
-        }
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--manual".as_ref(),
+            cfg.as_os_str(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        Self::launch(ns, state, &args, None)
     }
 
     /// SIGKILL: no cleanup runs.
@@ -517,45 +489,14 @@ impl Daemon {
     /// An oakleyd in `ns` that applies the policy stores in `state` and negotiates with
     /// IKEv2; key export and the Oakley log are on, `extra` adds arguments.
     pub fn start_ike(ns: &str, state: &Path, extra: &[&str]) -> Self {
-        std::fs::create_dir_all(state).unwrap();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_oakleyd")])
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--export-keys", "--ike-log"])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn oakleyd");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            let mut log = String::new();
-            for line in lines.by_ref().map_while(Result::ok) {
-                log.push_str(&line);
-                log.push('\n');
-                if line.contains("ready") {
-                    let _ = tx.send(Ok(()));
-                    break;
-                }
-            }
-            let _ = tx.send(Err(log));
-            for line in lines.map_while(Result::ok) {
-                eprintln!("oakleyd[{}]: {line}", std::process::id());
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => {}
-            Ok(Err(log)) => panic!("oakleyd did not start:\n{log}"),
-            Err(_) => panic!("oakleyd did not report ready in 20 s"),
-        }
-        Daemon {
-            child,
-            state: state.to_owned(),
-        }
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--export-keys".as_ref(),
+            "--ike-log".as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        Self::launch(ns, state, &args, Some("warn"))
     }
 
     /// The IKE counters the daemon last wrote (`ike.json`).
